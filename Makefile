@@ -1,0 +1,91 @@
+# Executable Theories of Large Language Models: the two commands are `make book` and `make test`.
+# Everything they need is installed here, from the package registries; nothing by hand.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MATHJAX := _vendor/mathjax/tex-mml-chtml.js
+CHROMIUM := /usr/bin/chromium
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+LINTED := lib tests book benchmarks scripts
+
+# Builds, tests and benchmarks run quietly (no progress bars) on one thread per chapter.
+QUIET := LLMTHEORY_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+
+.PHONY: help setup book html test lint unit nbval bench budget browser assignments lab strip clean distclean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) $(MATHJAX)  ## Create .venv, install lib/ and the toolchain, vendor MathJax.
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[book,test]'
+	touch $@
+
+$(MATHJAX): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf _vendor/mathjax && mkdir -p _vendor/mathjax
+	cd node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output ui a11y sre adaptors ../../../_vendor/mathjax/
+	rm -rf _vendor/mathjax/output/svg _vendor/mathjax/output/svg.js
+	cp node_modules/mathjax/LICENSE _vendor/mathjax/
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+book: setup  ## Set everything up, execute every chapter and build the HTML book into _build/html.
+	$(MAKE) --no-print-directory html
+
+html:
+	$(QUIET) $(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	test -f _build/html/index.html
+
+lint: $(STAMP)  ## ruff (lint and format) over lib, tests, notebooks and scripts.
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+unit: $(STAMP)  ## Library tests and environment checks (Binder, toc, notebook structure).
+	$(QUIET) $(BIN)/pytest tests --ignore=tests/book -q -p no:cacheprovider
+
+nbval: $(STAMP)  ## Execute every notebook as a test (a cell that raises fails).
+	$(QUIET) $(BIN)/pytest --nbval-lax -q -p no:cacheprovider -n 2 --dist loadfile $(NOTEBOOKS)
+
+bench: $(STAMP)  ## Time every chapter (one core) and the micro-benchmarks; writes book/back/benchmarks/.
+	$(QUIET) $(BIN)/python benchmarks/run_all.py
+
+budget: $(STAMP)  ## Fail when a chapter exceeds 3 min on one core or 1 GB peak memory.
+	$(QUIET) $(BIN)/pytest tests/book/test_budget.py -q -p no:cacheprovider
+
+browser: $(STAMP) $(CHROMIUM)  ## Open every built page in headless Chromium: math typeset, figures, no errors.
+	$(QUIET) $(BIN)/pytest tests/book/test_html.py -q -p no:cacheprovider
+
+assignments: $(STAMP)  ## Student (solutions removed) and instructor notebooks into _build/assignments.
+	$(BIN)/python scripts/make_assignments.py --out _build/assignments
+
+test: setup $(CHROMIUM)  ## The whole gate: lint, lib tests, nbval, budgets, book build (-W), browser check.
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory bench
+	$(MAKE) --no-print-directory budget
+	$(MAKE) --no-print-directory html
+	$(QUIET) $(BIN)/pytest tests/book -q -p no:cacheprovider --ignore=tests/book/test_budget.py
+	test -f _build/html/index.html
+
+lab: setup  ## Open the chapters in JupyterLab.
+	$(BIN)/jupyter lab book
+
+strip: $(STAMP)  ## Remove outputs from every notebook (notebooks are committed without outputs).
+	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level=WARN $(NOTEBOOKS)
+
+clean:  ## Remove the built book and assignments.
+	rm -rf _build
+
+distclean: clean  ## Also remove .venv, node_modules and the vendored MathJax.
+	rm -rf $(VENV) node_modules _vendor

@@ -1,0 +1,134 @@
+"""The ``check`` helper: every claim a chapter makes is asserted against its equation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CheckResult", "check"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one passed check compared, for display in a chapter's summary."""
+
+    name: str
+    equation: str
+    value: float | np.ndarray
+    criterion: str
+
+    def __str__(self) -> str:
+        return f"✓ {self.name} [{self.equation}]: {_fmt(self.value)} {self.criterion}"
+
+
+def _fmt(x: float | np.ndarray) -> str:
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 0:
+        return f"{float(arr):.6g}"
+    return np.array2string(arr, precision=4, threshold=8)
+
+
+def _as_float_array(x: object, parameter: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{parameter} must be a number or an array of numbers") from exc
+    return arr
+
+
+def check(
+    name: str,
+    value: float | np.ndarray,
+    expected: float | np.ndarray | None = None,
+    *,
+    rtol: float | np.ndarray = 0.0,
+    atol: float | np.ndarray = 0.0,
+    lower: float | None = None,
+    upper: float | None = None,
+    equation: str,
+    quiet: bool = False,
+) -> CheckResult:
+    """Assert that a simulated ``value`` agrees with the theory and say which equation.
+
+    Two kinds of claim are supported, alone or together:
+
+    * closeness, ``|value - expected| <= atol + rtol * |expected|`` elementwise;
+    * bounds, ``lower <= value <= upper`` elementwise.
+
+    Parameters
+    ----------
+    name
+        What is compared, in words (shown on success and in the error).
+    value, expected
+        The simulated value and the derived one (scalars or arrays of one shape).
+    rtol, atol
+        Non-negative tolerances for the closeness claim (scalars, or arrays broadcasting
+        against ``expected``, e.g. a few Monte-Carlo standard errors per point); one must
+        be positive.
+    lower, upper
+        Optional bounds on ``value``.
+    equation
+        The label of the equation or criterion tested, e.g. ``"eq-de-e1"``.
+    quiet
+        Do not print the success line.
+
+    Raises
+    ------
+    AssertionError
+        With the equation label, the values and the tolerance, when the claim fails.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError("name must be a non-empty string")
+    if not isinstance(equation, str) or not equation:
+        raise TypeError("equation must be a non-empty string naming the equation tested")
+    if expected is None and lower is None and upper is None:
+        raise ValueError("check needs expected (with rtol/atol) or a lower/upper bound")
+    rtol = _as_float_array(rtol, "rtol")
+    atol = _as_float_array(atol, "atol")
+    for tol_name, tol in (("rtol", rtol), ("atol", atol)):
+        if not np.all(np.isfinite(tol)) or np.any(tol < 0):
+            raise ValueError(f"{tol_name} must be finite and non-negative, got {_fmt(tol)}")
+    if expected is not None and not np.any(rtol > 0) and not np.any(atol > 0):
+        raise ValueError("a closeness check needs rtol > 0 or atol > 0")
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"lower ({lower}) must not exceed upper ({upper})")
+
+    val = _as_float_array(value, "value")
+    if not np.all(np.isfinite(val)):
+        raise AssertionError(f"{name} [{equation}]: value is not finite: {_fmt(val)}")
+    criteria: list[str] = []
+    failures: list[str] = []
+    if expected is not None:
+        exp = _as_float_array(expected, "expected")
+        try:
+            err, tol = np.broadcast_arrays(np.abs(val - exp), atol + rtol * np.abs(exp))
+        except ValueError as exc:
+            raise ValueError(
+                f"value {val.shape}, expected {exp.shape} and tolerances do not broadcast"
+            ) from exc
+        tolerance = f"rtol={_fmt(rtol)}, atol={_fmt(atol)}"
+        criteria.append(f"≈ {_fmt(exp)} ({tolerance})")
+        if not np.all(err <= tol):
+            worst = np.unravel_index(np.argmax(err - tol), err.shape)
+            failures.append(
+                f"expected {_fmt(exp)} within {tolerance}; largest miss "
+                f"{float(err[worst]):.3g} (allowed {float(tol[worst]):.3g}) "
+                f"at index {tuple(int(i) for i in worst)}"
+            )
+    if lower is not None:
+        criteria.append(f"≥ {lower:g}")
+        if not np.all(val >= lower):
+            failures.append(f"expected ≥ {lower:g}")
+    if upper is not None:
+        criteria.append(f"≤ {upper:g}")
+        if not np.all(val <= upper):
+            failures.append(f"expected ≤ {upper:g}")
+    if failures:
+        raise AssertionError(
+            f"{name} disagrees with {equation}: got {_fmt(val)}; " + "; ".join(failures)
+        )
+    result = CheckResult(name, equation, val if val.ndim else float(val), ", ".join(criteria))
+    if not quiet:
+        print(result)
+    return result

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+from llmtheory.checks import CheckResult, check
+
+
+def test_closeness_passes_and_reports(capsys):
+    result = check("threshold", 1.2218, 1.22178, atol=1e-3, equation="eq-threshold")
+    assert isinstance(result, CheckResult)
+    assert "eq-threshold" in capsys.readouterr().out
+
+
+def test_closeness_failure_names_the_equation():
+    with pytest.raises(AssertionError, match=r"eq-de-e1.*largest miss"):
+        check("u at R=1.1", 0.70, 0.676, atol=0.02, equation="eq-de-e1", quiet=True)
+
+
+def test_arrays_are_compared_elementwise():
+    check(
+        "curve", np.array([1.0, 2.0]), np.array([1.0, 2.001]), rtol=1e-3, equation="e", quiet=True
+    )
+    with pytest.raises(AssertionError, match="index \\(1,\\)"):
+        check("curve", [1.0, 2.0], [1.0, 2.1], rtol=1e-3, equation="e", quiet=True)
+
+
+def test_bounds():
+    check("error", 0.05, upper=0.1, equation="pass-criterion", quiet=True)
+    check("cosine", 0.995, lower=0.99, upper=1.0, equation="pass-criterion", quiet=True)
+    with pytest.raises(AssertionError, match="expected ≥ 0.99"):
+        check("cosine", 0.98, lower=0.99, equation="pass-criterion", quiet=True)
+    with pytest.raises(AssertionError, match="expected ≤ 0.1"):
+        check("error", [0.05, 0.2], upper=0.1, equation="pass-criterion", quiet=True)
+
+
+def test_nan_never_passes():
+    with pytest.raises(AssertionError, match="not finite"):
+        check("x", float("nan"), upper=1.0, equation="e", quiet=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"name": "", "value": 1.0, "expected": 1.0, "atol": 1, "equation": "e"}, TypeError),
+        ({"name": "x", "value": 1.0, "expected": 1.0, "atol": 1, "equation": ""}, TypeError),
+        ({"name": "x", "value": 1.0, "equation": "e"}, ValueError),
+        ({"name": "x", "value": 1.0, "expected": 1.0, "equation": "e"}, ValueError),
+        ({"name": "x", "value": 1.0, "expected": 1.0, "rtol": -1, "equation": "e"}, ValueError),
+        ({"name": "x", "value": 1.0, "lower": 2, "upper": 1, "equation": "e"}, ValueError),
+        ({"name": "x", "value": "abc", "upper": 1, "equation": "e"}, TypeError),
+        (
+            {"name": "x", "value": [1, 2], "expected": [1, 2, 3], "atol": 1, "equation": "e"},
+            ValueError,
+        ),
+    ],
+)
+def test_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        check(**kwargs)
+
+
+def test_array_tolerances_apply_per_point():
+    check("mc", [1.0, 2.0], [1.05, 2.0], atol=[0.1, 0.01], equation="e", quiet=True)
+    with pytest.raises(AssertionError, match=r"allowed 0.01"):
+        check("mc", [1.0, 2.05], [1.0, 2.0], atol=[0.1, 0.01], equation="e", quiet=True)
+    with pytest.raises(ValueError):
+        check("mc", [1.0, 2.0], [1.0, 2.0], atol=[0.1, -0.01], equation="e", quiet=True)
