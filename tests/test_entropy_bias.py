@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from llmtheory.entropy_bias import (
     entropy,
     plugin_bias_first_order,

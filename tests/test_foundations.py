@@ -4,6 +4,7 @@ import matplotlib as mpl
 import numpy as np
 import pytest
 import torch
+
 from llmtheory.device import get_device, set_threads
 from llmtheory.plotting import COLORS, use_book_style
 from llmtheory.progress import progress, progress_enabled
