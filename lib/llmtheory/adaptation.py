@@ -1,0 +1,210 @@
+"""LoRA adapters, the teacher/student tasks of chapter 3, and pruning with compensation.
+
+LoRA (Hu et al., 2022) adds a trainable low-rank update to a frozen linear layer,
+``h = W_0 x + (alpha / r) B A x`` with ``B = 0`` at initialisation and ``A`` Gaussian
+(eq. ``eq-lora-update``). Pruning a one-hidden-layer network ``G = sum_j alpha_j phi_j``
+keeps a subset of its features ``phi_j`` and, optionally, refits the output weights by least
+squares — the "prune and compensate" idea of OBS and SparseGPT, in its simplest form
+(eq. ``eq-prune-refit``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "LoRALinear",
+    "TeacherTask",
+    "feature_matrix",
+    "make_student",
+    "make_teacher",
+    "numerical_rank",
+    "prune_columns",
+    "refit_output",
+    "saliency",
+    "select_columns",
+]
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+class LoRALinear(nn.Module):
+    """A frozen :class:`torch.nn.Linear` plus a rank-``r`` update (eq. ``eq-lora-update``).
+
+    ``forward(x) = base(x) + (alpha / r) * (x A^T) B^T`` with ``A`` (r, in) drawn from
+    ``N(0, 1 / in)`` and ``B`` (out, r) zero, so the wrapped layer starts exactly at the
+    pre-trained one. The base weight and bias are frozen (``requires_grad=False``).
+    """
+
+    def __init__(
+        self,
+        base: nn.Linear,
+        r: int,
+        alpha: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
+        r = _positive_int(r, "r")
+        if r > min(base.in_features, base.out_features):
+            raise ValueError(
+                f"r must not exceed min(in, out) = {min(base.in_features, base.out_features)}"
+            )
+        alpha = float(r) if alpha is None else alpha
+        if not alpha > 0:
+            raise ValueError(f"alpha must be positive, got {alpha}")
+        self.base, self.r, self.scale = base, r, alpha / r
+        for p in base.parameters():
+            p.requires_grad_(False)
+        w = base.weight
+        a = torch.randn(r, base.in_features, generator=generator, dtype=w.dtype)
+        self.A = nn.Parameter(a.to(w.device) / math.sqrt(base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r, dtype=w.dtype, device=w.device))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``W_0 x + b + (alpha / r) B A x``."""
+        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
+
+    def delta_weight(self) -> Tensor:
+        """The update ``(alpha / r) B A``, of rank at most ``r``."""
+        return self.scale * self.B @ self.A
+
+    def merged_weight(self) -> Tensor:
+        """``W_0 + (alpha / r) B A``: the single matrix the adapted layer applies."""
+        return self.base.weight + self.delta_weight()
+
+
+@dataclass(frozen=True)
+class TeacherTask:
+    """A tanh teacher ``f_A(x) = a^T tanh(W x + b)`` and a rank-``r`` change of its input map,
+    ``f_B(x) = f_A((I + U V^T) x)`` (eq. ``eq-lora-task``)."""
+
+    W: Tensor
+    b: Tensor
+    a: Tensor
+    U: Tensor
+    V: Tensor
+
+    def f_a(self, x: Tensor) -> Tensor:
+        """Task A at inputs ``x`` (m, d)."""
+        return torch.tanh(x @ self.W.T + self.b) @ self.a
+
+    def f_b(self, x: Tensor) -> Tensor:
+        """Task B: task A after the input map ``I + U V^T``."""
+        return self.f_a(x + (x @ self.V) @ self.U.T)
+
+
+def make_teacher(
+    d_in: int, d_hidden: int, rank: int, scale: float, generator: torch.Generator
+) -> TeacherTask:
+    """Random teacher (``W`` with N(0, 1/d_in) entries, ``a`` with N(0, 1/d_hidden)) and
+    ``U = scale Q_1``, ``V = Q_2`` with random orthonormal ``Q_1, Q_2`` (d_in, rank)."""
+    d_in, d_hidden = _positive_int(d_in, "d_in"), _positive_int(d_hidden, "d_hidden")
+    rank = _positive_int(rank, "rank")
+    if rank > d_in:
+        raise ValueError(f"rank must not exceed d_in={d_in}, got {rank}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError("generator must be a torch.Generator")
+    W = torch.randn(d_hidden, d_in, generator=generator) / math.sqrt(d_in)
+    b = 0.1 * torch.randn(d_hidden, generator=generator)
+    a = torch.randn(d_hidden, generator=generator) / math.sqrt(d_hidden)
+    q1 = torch.linalg.qr(torch.randn(d_in, rank, generator=generator))[0]
+    q2 = torch.linalg.qr(torch.randn(d_in, rank, generator=generator))[0]
+    return TeacherTask(W, b, a, scale * q1, q2)
+
+
+def make_student(d_in: int, width: int) -> nn.Sequential:
+    """One-hidden-layer ReLU student ``d_in -> width -> 1`` (``[0]`` is the layer LoRA adapts)."""
+    return nn.Sequential(
+        nn.Linear(_positive_int(d_in, "d_in"), _positive_int(width, "width")),
+        nn.ReLU(),
+        nn.Linear(width, 1),
+    )
+
+
+# --- pruning ------------------------------------------------------------------------------
+
+
+def feature_matrix(x: np.ndarray, W: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Eq. ``eq-prune-features``: ``Phi[i, j] = relu(W_j^T x_i + theta_j)``, shape (m, N)."""
+    x, W = np.asarray(x, dtype=float), np.asarray(W, dtype=float)
+    if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[1]:
+        raise ValueError(f"x (m, d) and W (N, d) must agree in d, got {x.shape} and {W.shape}")
+    theta = np.asarray(theta, dtype=float)
+    if theta.shape != (W.shape[0],):
+        raise ValueError(f"theta must have shape ({W.shape[0]},), got {theta.shape}")
+    return np.maximum(x @ W.T + theta, 0.0)
+
+
+def numerical_rank(Phi: np.ndarray, tol: float = 1e-3) -> int:
+    """Number of singular values of ``Phi`` above ``tol`` times the largest one."""
+    Phi = np.asarray(Phi, dtype=float)
+    if Phi.ndim != 2:
+        raise ValueError(f"Phi must be a 2-D array, got shape {Phi.shape}")
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must lie in (0, 1), got {tol}")
+    s = np.linalg.svd(Phi, compute_uv=False)
+    return int(np.sum(s > tol * s[0]))
+
+
+def saliency(alpha: np.ndarray, W: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Eq. ``eq-prune-saliency``: ``|alpha_j| * ||(W_j, theta_j)||``, the size of term ``j``."""
+    alpha, W = np.asarray(alpha, dtype=float), np.asarray(W, dtype=float)
+    theta = np.asarray(theta, dtype=float)
+    if alpha.shape != theta.shape or W.shape[0] != alpha.size:
+        raise ValueError("alpha (N,), W (N, d) and theta (N,) must agree in N")
+    return np.abs(alpha) * np.sqrt(np.sum(W**2, axis=1) + theta**2)
+
+
+def select_columns(
+    scores: np.ndarray | None, keep: int, n: int, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Indices (sorted) of the ``keep`` columns with the largest ``scores``, or ``keep``
+    columns drawn uniformly without replacement from ``n`` when ``scores`` is None."""
+    keep, n = _positive_int(keep, "keep"), _positive_int(n, "n")
+    if keep > n:
+        raise ValueError(f"keep must not exceed n={n}, got {keep}")
+    if scores is None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("random selection needs rng, a numpy.random.Generator")
+        return np.sort(rng.choice(n, size=keep, replace=False))
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != (n,):
+        raise ValueError(f"scores must have shape ({n},), got {scores.shape}")
+    return np.sort(np.argsort(-scores, kind="stable")[:keep])
+
+
+def refit_output(Phi: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Eq. ``eq-prune-refit``: least-squares output weights and bias, ``min ||Phi a + c - y||``."""
+    Phi, y = np.asarray(Phi, dtype=float), np.asarray(y, dtype=float)
+    if Phi.ndim != 2 or y.shape != (Phi.shape[0],):
+        raise ValueError(f"Phi (m, k) and y (m,) must agree in m, got {Phi.shape} and {y.shape}")
+    F = np.column_stack([Phi, np.ones(len(y))])
+    coef = np.linalg.lstsq(F, y, rcond=None)[0]
+    return coef[:-1], float(coef[-1])
+
+
+def prune_columns(
+    Phi: np.ndarray, alpha: np.ndarray, bias: float, keep_idx: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
+    """Training MSE of the network restricted to the columns ``keep_idx``, without
+    compensation (the kept ``alpha_j`` unchanged) and with the least-squares refit."""
+    Phi, alpha = np.asarray(Phi, dtype=float), np.asarray(alpha, dtype=float)
+    if alpha.shape != (Phi.shape[1],):
+        raise ValueError(f"alpha must have shape ({Phi.shape[1]},), got {alpha.shape}")
+    S = Phi[:, keep_idx]
+    plain = np.mean((S @ alpha[keep_idx] + bias - y) ** 2)
+    a, c = refit_output(S, y)
+    return {"no_refit": float(plain), "refit": float(np.mean((S @ a + c - y) ** 2))}

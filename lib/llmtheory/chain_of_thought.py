@@ -1,0 +1,193 @@
+"""Chain-of-thought (CoT) data for auto-regressive learning (Malach, 2024).
+
+Every example is a token sequence ``(x, z_1, ..., z_T)``: the input ``x`` followed by
+the CoT, whose last token (or last block of tokens) is the answer. Two tasks:
+
+* **parity** of a hidden subset ``A`` of ``n`` input bits, with no CoT, the binary
+  count of ``s = sum_{i in A} x_i`` (eq-cot-binary), the unary count, or the prefix XOR;
+* **multiplication** of two ``k``-digit numbers with no CoT, a compact CoT (place-value
+  digit-pair products, then the answer) or a longer CoT (products, then running
+  two-operand sums).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "PARITY_FORMATS",
+    "MULT_FORMATS",
+    "MULT_VOCAB",
+    "parity_cot",
+    "parity_cot_length",
+    "parity_dataset",
+    "multiplication_cot",
+    "multiplication_dataset",
+    "operand_split",
+    "decode_digits",
+]
+
+PARITY_FORMATS = ("none", "binary", "unary", "prefix_xor")
+MULT_FORMATS = ("none", "compact", "longer")
+#: The multiplication vocabulary, digits 0-9, ``*``, ``=``, then the 100 joined digit-pair
+#: tokens ``"ixj"`` (id ``12 + 10 i + j``) that name one digit-pair product.
+MULT_VOCAB = (*"0123456789*=", *(f"{i}x{j}" for i in range(10) for j in range(10)))
+_STAR, _EQ, _PAIR = 10, 11, 12
+_ANSWER_DIGITS = 4
+
+
+def _check_int(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
+
+
+def _check_format(fmt: object, allowed: tuple[str, ...]) -> str:
+    if fmt not in allowed:
+        raise ValueError(f"fmt must be one of {allowed}, got {fmt!r}")
+    return str(fmt)
+
+
+def parity_cot_length(support_size: int, fmt: str) -> int:
+    """Length ``T`` of the parity CoT (answer included) for ``|A| = support_size``.
+
+    ``none``: 1; ``binary``: ``floor(log2 |A|) + 1`` (eq-cot-binary);
+    ``unary``: ``|A| + 1``; ``prefix_xor``: ``|A|``.
+    """
+    k = _check_int(support_size, "support_size", 1)
+    fmt = _check_format(fmt, PARITY_FORMATS)
+    return {"none": 1, "binary": k.bit_length(), "unary": k + 1, "prefix_xor": k}[fmt]
+
+
+def parity_cot(x: np.ndarray, support: np.ndarray, fmt: str) -> np.ndarray:
+    """The CoT tokens ``z`` (values 0/1) of the parity of ``x[:, support]``.
+
+    * ``binary``: the bits of ``s = sum_{i in A} x_i``, most significant first; the last
+      bit is ``s mod 2``, the parity (eq-cot-binary).
+    * ``unary``: ``z_k = 1[s >= k]`` for ``k = 1..|A|``, then the parity.
+    * ``prefix_xor``: ``z_k = x_{a_1} xor ... xor x_{a_k}`` for ``k = 1..|A|``.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2 or not np.isin(x, (0, 1)).all():
+        raise ValueError("x must be a 2-D array of 0/1 bits")
+    support = np.asarray(support)
+    if support.ndim != 1 or support.size == 0 or support.min() < 0 or support.max() >= x.shape[1]:
+        raise ValueError("support must be a non-empty 1-D array of column indices of x")
+    fmt = _check_format(fmt, PARITY_FORMATS)
+    bits = x[:, support].astype(np.int64)
+    s = bits.sum(axis=1)
+    k = support.size
+    if fmt == "none":
+        return (s % 2)[:, None]
+    if fmt == "binary":
+        width = k.bit_length()
+        return (s[:, None] >> np.arange(width - 1, -1, -1)) & 1
+    if fmt == "unary":
+        unary = (s[:, None] >= np.arange(1, k + 1)).astype(np.int64)
+        return np.concatenate([unary, (s % 2)[:, None]], axis=1)
+    return np.cumsum(bits, axis=1) % 2
+
+
+def parity_dataset(
+    n_samples: int, n_bits: int, support: np.ndarray, fmt: str, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """Uniform random bits followed by their CoT: ``(tokens (m, n + T), prompt_len = n)``."""
+    m = _check_int(n_samples, "n_samples", 1)
+    n = _check_int(n_bits, "n_bits", 1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy Generator (from seed_everything)")
+    x = rng.integers(0, 2, size=(m, n))
+    return np.concatenate([x, parity_cot(x, support, fmt)], axis=1), n
+
+
+def _digits(v: np.ndarray, width: int) -> np.ndarray:
+    """Decimal digits of ``v`` (most significant first), zero-padded to ``width``."""
+    return (v[:, None] // 10 ** np.arange(width - 1, -1, -1)) % 10
+
+
+def decode_digits(digits: np.ndarray) -> np.ndarray:
+    """Inverse of the zero-padded digit encoding: rows of digits to integers."""
+    digits = np.asarray(digits)
+    if digits.ndim != 2:
+        raise ValueError("digits must be a 2-D array (one number per row)")
+    return digits @ 10 ** np.arange(digits.shape[1] - 1, -1, -1)
+
+
+def multiplication_cot(a: np.ndarray, b: np.ndarray, fmt: str, n_digits: int = 2) -> np.ndarray:
+    """Token rows ``a * b = CoT`` for ``n_digits``-digit operands (most significant first).
+
+    With ``w = 2 n_digits`` answer digits:
+
+    * ``none``: the ``w`` answer digits.
+    * ``compact``: for each digit pair ``(a_i, b_j)`` the joined token ``"a_i x b_j"``
+      followed by the place-value product ``a_i 10^i * b_j 10^j`` zero-padded to ``w``
+      digits (the paper's format), then the answer: the answer is one
+      ``n_digits**2``-term sum.
+    * ``longer``: the compact chain plus the running sums of the first 2, 3, ...,
+      ``n_digits**2 - 1`` products, so that every sum has two operands.
+    """
+    k = _check_int(n_digits, "n_digits", 1)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("a and b must be 1-D arrays of the same length")
+    lo, hi = 10 ** (k - 1), 10**k - 1
+    if a.size and (a.min() < lo or a.max() > hi or b.min() < lo or b.max() > hi):
+        raise ValueError(f"a and b must be {k}-digit integers in {lo}..{hi}")
+    fmt = _check_format(fmt, MULT_FORMATS)
+    m, w = a.size, 2 * k
+    prompt = [_digits(a, k), np.full((m, 1), _STAR), _digits(b, k), np.full((m, 1), _EQ)]
+    parts = prompt
+    ad, bd = _digits(a, k)[:, ::-1], _digits(b, k)[:, ::-1]  # column i: digit of 10^i
+    pairs = [(i, j) for i in range(k - 1, -1, -1) for j in range(k - 1, -1, -1)]
+    products = [ad[:, i] * bd[:, j] * 10 ** (i + j) for i, j in pairs]
+    if fmt in ("compact", "longer"):
+        for (i, j), p in zip(pairs, products, strict=True):
+            parts += [(_PAIR + 10 * ad[:, i] + bd[:, j])[:, None], _digits(p, w)]
+    if fmt == "longer":
+        running = np.cumsum(np.stack(products, axis=1), axis=1)
+        parts += [_digits(running[:, t], w) for t in range(1, len(pairs) - 1)]
+    parts.append(_digits(a * b, w))
+    return np.concatenate(parts, axis=1)
+
+
+def operand_split(a: np.ndarray, b: np.ndarray, held_out_fraction: float = 0.25) -> np.ndarray:
+    """Boolean mask of held-out operand pairs, chosen by a fixed hash of ``(a, b)``.
+
+    The split is by operand pair, so no test product is seen in training in any format.
+    """
+    if not 0 < held_out_fraction < 1:
+        raise ValueError(f"held_out_fraction must lie in (0, 1), got {held_out_fraction!r}")
+    a = np.asarray(a, dtype=np.uint64)
+    b = np.asarray(b, dtype=np.uint64)
+    h = (a * np.uint64(2654435761) + b * np.uint64(40503) + np.uint64(12345)) % np.uint64(1 << 32)
+    h = (h * np.uint64(2246822519)) % np.uint64(1 << 32)
+    return h < np.uint64(int(held_out_fraction * (1 << 32)))
+
+
+def multiplication_dataset(
+    fmt: str,
+    n_digits: int = 2,
+    n_samples: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Products of ``n_digits``-digit operands in format ``fmt``.
+
+    All pairs when ``n_samples`` is None (2 digits: 8,100 pairs), else ``n_samples``
+    random pairs drawn with ``rng``. Returns ``(tokens, held_out, prompt_len)``: the
+    token rows, the held-out mask of :func:`operand_split` and the prompt length
+    ``2 n_digits + 2`` (``a * b =``).
+    """
+    k = _check_int(n_digits, "n_digits", 1)
+    lo, hi = 10 ** (k - 1), 10**k
+    if n_samples is None:
+        a, b = np.meshgrid(np.arange(lo, hi), np.arange(lo, hi), indexing="ij")
+        a, b = a.ravel(), b.ravel()
+    else:
+        m = _check_int(n_samples, "n_samples", 1)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy Generator when n_samples is given")
+        a, b = rng.integers(lo, hi, size=m), rng.integers(lo, hi, size=m)
+    return multiplication_cot(a, b, fmt, k), operand_split(a, b), 2 * k + 2

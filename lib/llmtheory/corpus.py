@@ -1,0 +1,198 @@
+"""Corpora for next-token prediction that need no download.
+
+* :func:`template_stories`: generated TinyStories-like stories (a named character who
+  is re-mentioned, gendered pronouns, optional adjectives and filler sentences), with
+  :func:`story_metrics` scoring a generated story for template validity, name
+  consistency and pronoun agreement.
+* :func:`load_public_domain_text`: the opening of Shakespeare's *Coriolanus* (public
+  domain) shipped in ``llmtheory/data``, with the character tokenizer
+  :class:`CharTokenizer`.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import numpy as np
+
+__all__ = [
+    "NAMES",
+    "WordTokenizer",
+    "CharTokenizer",
+    "template_stories",
+    "story_metrics",
+    "load_public_domain_text",
+    "chunk_rows",
+]
+
+NAMES = {
+    "lily": "f",
+    "mia": "f",
+    "sara": "f",
+    "emma": "f",
+    "anna": "f",
+    "tom": "m",
+    "ben": "m",
+    "max": "m",
+    "sam": "m",
+    "leo": "m",
+}
+_PRONOUN = {"f": ("she", "her"), "m": ("he", "his")}
+_NOUN = {"f": "girl", "m": "boy"}
+_ADJ = ("little", "happy", "brave", "kind", "small")
+_PLACE = ("house", "town", "forest", "village")
+_ACTIVITY = ("play", "run", "sing", "read", "draw")
+_OBJECT = ("ball", "box", "cat", "dog", "flower", "key")
+_FEELING = ("happy", "surprised", "excited", "glad")
+_WEATHER = ("warm", "bright", "cold")
+_RELATIVE = ("mom", "dad", "friend", "sister")
+PAD = "<pad>"
+
+
+def _alt(words: tuple[str, ...] | list[str]) -> str:
+    return "(?:" + "|".join(words) + ")"
+
+
+def _story_regex() -> re.Pattern[str]:
+    """The grammar of :func:`template_stories` as one regular expression."""
+    name, adj = _alt(list(NAMES)), _alt(_ADJ)
+    pron, poss = _alt(["he", "she"]), _alt(["his", "her"])
+    parts = [
+        rf"once upon a time there was a (?:{adj} )?{_alt(['girl', 'boy'])} named {name} \.",
+        rf" {pron} lived in a (?:{adj} )?{_alt(_PLACE)} \.",
+        rf" every day {name} liked to {_alt(_ACTIVITY)} \.",
+        rf"(?: the sun was {_alt(_WEATHER)} \.)?",
+        rf" one day {name} found a (?:{adj} )?{_alt(_OBJECT)} \.",
+        rf" {pron} was very {_alt(_FEELING)} \.",
+        rf"(?: {pron} smiled \.)?",
+        rf" {name} showed the {_alt(_OBJECT)} to {poss} {_alt(_RELATIVE)} \.",
+        r" the end \.",
+    ]
+    return re.compile("^" + "".join(parts) + "$")
+
+
+_STORY_RE = _story_regex()
+
+
+def template_stories(n_stories: int, rng: np.random.Generator) -> list[str]:
+    """``n_stories`` random stories from the template grammar (words separated by spaces)."""
+    if isinstance(n_stories, bool) or not isinstance(n_stories, int) or n_stories < 1:
+        raise ValueError(f"n_stories must be a positive int, got {n_stories!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy Generator (from seed_everything)")
+    names = list(NAMES)
+    stories = []
+    for _ in range(n_stories):
+        name = names[rng.integers(len(names))]
+        g = NAMES[name]
+        pron, poss = _PRONOUN[g]
+
+        def pick(words: tuple[str, ...]) -> str:
+            return words[rng.integers(len(words))]
+
+        def adj() -> str:
+            return f"{pick(_ADJ)} " if rng.random() < 0.5 else ""
+
+        obj = pick(_OBJECT)
+        s = [
+            f"once upon a time there was a {adj()}{_NOUN[g]} named {name} .",
+            f"{pron} lived in a {adj()}{pick(_PLACE)} .",
+            f"every day {name} liked to {pick(_ACTIVITY)} .",
+            f"the sun was {pick(_WEATHER)} ." if rng.random() < 0.5 else "",
+            f"one day {name} found a {adj()}{obj} .",
+            f"{pron} was very {pick(_FEELING)} .",
+            f"{pron} smiled ." if rng.random() < 0.5 else "",
+            f"{name} showed the {obj} to {poss} {pick(_RELATIVE)} .",
+            "the end .",
+        ]
+        stories.append(" ".join(x for x in s if x))
+    return stories
+
+
+def story_metrics(story: str) -> dict[str, bool]:
+    """Score one generated story (padding removed).
+
+    * ``valid``: the story is a sentence of the template grammar;
+    * ``names``: every name in it is the first name (the character is re-mentioned);
+    * ``pronouns``: every pronoun has the gender of the first name.
+    """
+    if not isinstance(story, str):
+        raise TypeError(f"story must be a string, got {type(story).__name__}")
+    words = story.replace(PAD, " ").split()
+    text = " ".join(words)
+    names = [w for w in words if w in NAMES]
+    pronouns = [w for w in words if w in ("he", "she", "his", "her")]
+    first = NAMES[names[0]] if names else None
+    return {
+        "valid": bool(_STORY_RE.match(text)),
+        "names": len(names) >= 2 and len(set(names)) == 1,
+        "pronouns": bool(pronouns)
+        and first is not None
+        and all(p in _PRONOUN[first] for p in pronouns),
+    }
+
+
+class WordTokenizer:
+    """Whitespace word tokenizer with a fixed vocabulary built from a corpus (id 0 = pad)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise ValueError("texts must be a non-empty list of strings")
+        words = sorted({w for t in texts for w in t.split()})
+        self.vocab = [PAD, *words]
+        self.index = {w: i for i, w in enumerate(self.vocab)}
+
+    def encode(self, texts: list[str], length: int) -> np.ndarray:
+        """Ids of ``texts``, right-padded (or cut) to ``length``: shape ``(len(texts), length)``."""
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be a positive int, got {length!r}")
+        out = np.zeros((len(texts), length), dtype=np.int64)
+        for r, t in enumerate(texts):
+            ids = [self.index[w] for w in t.split()][:length]
+            out[r, : len(ids)] = ids
+        return out
+
+    def decode(self, ids: np.ndarray) -> str:
+        """Words of one id row, padding dropped."""
+        return " ".join(self.vocab[i] for i in np.asarray(ids).ravel() if i != 0)
+
+
+class CharTokenizer:
+    """Character tokenizer over the characters of a text."""
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str) or not text:
+            raise ValueError("text must be a non-empty string")
+        self.vocab = sorted(set(text))
+        self.index = {c: i for i, c in enumerate(self.vocab)}
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of the characters of ``text`` (each must be in the vocabulary)."""
+        missing = set(text) - set(self.index)
+        if missing:
+            raise ValueError(f"text has characters outside the vocabulary: {sorted(missing)}")
+        return np.array([self.index[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids: np.ndarray) -> str:
+        """The text of a 1-D id array."""
+        return "".join(self.vocab[i] for i in np.asarray(ids).ravel())
+
+
+def load_public_domain_text() -> str:
+    """The opening of Shakespeare's *Coriolanus* (public domain; see ``data/README.md``)."""
+    return (resources.files("llmtheory") / "data" / "coriolanus_act1.txt").read_text("utf-8")
+
+
+def chunk_rows(ids: np.ndarray, length: int, stride: int) -> np.ndarray:
+    """Windows ``ids[s : s + length]`` for ``s = 0, stride, 2 stride, ...`` as rows."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError("ids must be a 1-D array")
+    for name, v in (("length", length), ("stride", stride)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if ids.size < length:
+        raise ValueError(f"ids has {ids.size} tokens, fewer than length={length}")
+    starts = np.arange(0, ids.size - length + 1, stride)
+    return ids[starts[:, None] + np.arange(length)]

@@ -1,0 +1,531 @@
+"""In-context learning with multi-concept word semantics (after Bu et al., NeurIPS 2024).
+
+The concept-based sparse-coding prompt model, a one-layer softmax-attention + ReLU-MLP
+transformer, a constructed transformer with its closed-form predictions, the
+Bayes-optimal predictor, and the idempotent block projections used to read the
+learning dynamics. The data model and architecture are the book's reconstruction
+(chapter ``ch-multi-concept``); the rigorous statements are in the paper.
+Equation labels in the docstrings refer to that chapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.special import expit
+from scipy.stats import binom, norm
+
+__all__ = [
+    "ConceptDictionary",
+    "MultiConceptTransformer",
+    "Prompts",
+    "bayes_error",
+    "bayes_predict",
+    "block_products",
+    "concept_block_projection",
+    "concept_signs",
+    "concept_dictionary",
+    "constructed_error",
+    "constructed_transformer",
+    "correct_attention",
+    "dictionary_basis",
+    "error_floor",
+    "expected_block_gradient",
+    "exponential_phase",
+    "logistic_loss",
+    "mlp_products",
+    "predicted_correct_attention",
+    "sample_prompts",
+    "zero_one_error",
+]
+
+
+# ----------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True)
+class ConceptDictionary:
+    """Orthonormal dictionary ``{u_k, v_k, r_k, t_k}`` (rows of ``U, V, R, T``, each ``(K, d)``).
+
+    Word features are ``mu_k^± = alpha u_k ± beta v_k`` and label features
+    ``q_k^± = alpha r_k ± beta t_k`` (eq-mc-features). ``N`` holds an orthonormal
+    basis of the ``d - 4K`` remaining (pure-noise) directions.
+    """
+
+    U: np.ndarray
+    V: np.ndarray
+    R: np.ndarray
+    T: np.ndarray
+    N: np.ndarray
+    alpha: float
+    beta: float
+
+    @property
+    def d(self) -> int:
+        """Embedding dimension of a word (a token has dimension ``2d``)."""
+        return self.U.shape[1]
+
+    @property
+    def K(self) -> int:  # noqa: N802 - the paper's symbol
+        """Number of concepts."""
+        return self.U.shape[0]
+
+
+def _positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _nonneg_float(value: object, name: str, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a finite {kind} number, got {value}")
+    return value
+
+
+def _check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def concept_dictionary(
+    d: int, K: int, *, alpha: float = 1.0, beta: float = 0.8, rng: np.random.Generator
+) -> ConceptDictionary:
+    """Draw a random orthonormal concept dictionary (eq-mc-features).
+
+    Parameters
+    ----------
+    d, K
+        Word dimension and number of concepts; ``d >= 4K`` so the ``4K`` directions fit.
+    alpha, beta
+        Shared and semantic feature strengths, ``alpha > beta > 0`` so that the two
+        features of a concept have a positive inner product ``alpha^2 - beta^2``.
+    rng
+        Source of the random rotation.
+    """
+    K = _positive_int(K, "K")
+    d = _positive_int(d, "d")
+    if d < 4 * K:
+        raise ValueError(f"d must be at least 4K = {4 * K} to hold the dictionary, got {d}")
+    alpha = _nonneg_float(alpha, "alpha", positive=True)
+    beta = _nonneg_float(beta, "beta", positive=True)
+    if beta >= alpha:
+        raise ValueError(f"beta must be smaller than alpha ({alpha}), got {beta}")
+    q, _ = np.linalg.qr(_check_rng(rng).standard_normal((d, d)))
+    rows = q.T
+    return ConceptDictionary(
+        U=rows[:K], V=rows[K : 2 * K], R=rows[2 * K : 3 * K], T=rows[3 * K : 4 * K],
+        N=rows[4 * K :], alpha=alpha, beta=beta,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """A batch of ``n`` prompts as float32 tensors (eq-mc-prompt): demonstration tokens ``H``
+    ``(n, L, 2d)``, query token ``hq`` ``(n, 2d)``, target ``z`` ``(n,)`` in ±1, task concept
+    ``task`` ``(n,)`` and the demonstrations' semantic signs ``z_demo`` ``(n, L)``."""
+
+    H: torch.Tensor
+    hq: torch.Tensor
+    z: torch.Tensor
+    task: torch.Tensor
+    z_demo: torch.Tensor
+
+    @property
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(H, hq, z)``, the argument of :func:`logistic_loss`."""
+        return self.H, self.hq, self.z
+
+
+def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(a, dtype=torch.float32, device=device)
+
+
+def _words(
+    dic: ConceptDictionary,
+    task: torch.Tensor,
+    n_words: int,
+    n_irr: int,
+    sigma: float,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Words ``x = sum_{k in S} mu_k^{z_k} + sigma xi`` with ``S = {task} ∪ n_irr others``
+    (eq-mc-word); returns the words ``(n, n_words, d)`` and the task signs ``(n, n_words)``."""
+    n, dev = task.shape[0], gen.device
+    keys = torch.rand(n, n_words, dic.K, generator=gen, device=dev)
+    keys[torch.arange(n, device=dev), :, task] = -1.0  # the task concept always comes first
+    active = torch.zeros_like(keys).scatter_(
+        -1, keys.topk(n_irr + 1, dim=-1, largest=False).indices, 1.0
+    )
+    signs = 2.0 * torch.randint(0, 2, keys.shape, generator=gen, device=dev) - 1.0
+    x = dic.alpha * active @ _tensor(dic.U, dev) + dic.beta * (active * signs) @ _tensor(dic.V, dev)
+    x += sigma * torch.randn(x.shape, generator=gen, device=dev)
+    return x, signs[torch.arange(n, device=dev), :, task]
+
+
+def sample_prompts(
+    dic: ConceptDictionary,
+    n: int,
+    L: int,
+    *,
+    sigma: float,
+    sigma_y: float = 0.05,
+    n_irr: int = 1,
+    task_probs: np.ndarray | None = None,
+    label_concept: np.ndarray | None = None,
+    flip_labels: bool = False,
+    gen: torch.Generator,
+) -> Prompts:
+    """Sample ``n`` prompts of ``L`` demonstrations (eq-mc-prompt) on ``gen``'s device.
+
+    Parameters
+    ----------
+    dic
+        The concept dictionary.
+    n, L
+        Number of prompts and of demonstrations per prompt.
+    sigma, sigma_y
+        Noise level of the words and of the labels.
+    n_irr
+        Number of task-irrelevant concepts in every word (polysemy), ``0 <= n_irr < K``.
+    task_probs
+        Distribution of the task concept over the ``K`` concepts (default: uniform);
+        a skewed one is an out-of-distribution test.
+    label_concept
+        A permutation of ``range(K)``: task ``k`` is labelled with the label features
+        of concept ``label_concept[k]`` (default: its own). A non-identity permutation
+        switches the semantic features that pair words with labels.
+    flip_labels
+        Label every demonstration with the opposite feature ``q^{-z}``; the target is then
+        ``-z`` (the flipped map that the demonstrations teach).
+    gen
+        A seeded :class:`torch.Generator`; the prompts live on its device.
+    """
+    if not isinstance(dic, ConceptDictionary):
+        raise TypeError(f"dic must be a ConceptDictionary, got {type(dic).__name__}")
+    if not isinstance(gen, torch.Generator):
+        raise TypeError(f"gen must be a torch.Generator, got {type(gen).__name__}")
+    n, L = _positive_int(n, "n"), _positive_int(L, "L")
+    sigma, sigma_y = _nonneg_float(sigma, "sigma"), _nonneg_float(sigma_y, "sigma_y")
+    n_irr = _positive_int(n_irr, "n_irr", minimum=0)
+    if n_irr >= dic.K:
+        raise ValueError(f"n_irr must be smaller than K = {dic.K}, got {n_irr}")
+    probs = np.full(dic.K, 1.0 / dic.K) if task_probs is None else np.asarray(task_probs, float)
+    if probs.shape != (dic.K,) or np.any(probs < 0) or not np.isclose(probs.sum(), 1):
+        raise ValueError(f"task_probs must be a probability vector of length K = {dic.K}")
+    perm = np.arange(dic.K) if label_concept is None else np.asarray(label_concept)
+    if perm.shape != (dic.K,) or not np.array_equal(np.sort(perm), np.arange(dic.K)):
+        raise ValueError(f"label_concept must be a permutation of range(K = {dic.K})")
+    dev = gen.device
+    task = torch.multinomial(_tensor(probs, dev), n, replacement=True, generator=gen)
+    x, zs = _words(dic, task, L + 1, n_irr, sigma, gen)
+    z_demo, z = zs[:, :L], zs[:, L]
+    lab = torch.as_tensor(perm, device=dev)[task]
+    sign = -z_demo if flip_labels else z_demo
+    R, T = _tensor(dic.R, dev)[lab], _tensor(dic.T, dev)[lab]
+    y = dic.alpha * R[:, None, :] + dic.beta * sign[..., None] * T[:, None, :]
+    y += sigma_y * torch.randn(y.shape, generator=gen, device=dev)
+    H = torch.cat([x[:, :L], y], dim=-1)
+    hq = torch.cat([x[:, L], torch.zeros_like(x[:, L])], dim=-1)
+    return Prompts(H=H, hq=hq, z=-z if flip_labels else z, task=task, z_demo=z_demo)
+
+
+# ----------------------------------------------------------------------------- Bayes optimum
+
+
+def bayes_predict(dic: ConceptDictionary, p: Prompts) -> torch.Tensor:
+    """The Bayes-optimal prediction ``sign(v_{k*}^T x_q)`` (eq-mc-bayes); ``k*`` is read off
+    the first label as the concept whose ``r_k`` it carries."""
+    if not isinstance(p, Prompts):
+        raise TypeError(f"p must be Prompts, got {type(p).__name__}")
+    d, dev = dic.d, p.H.device
+    k_star = torch.argmax(p.H[:, 0, d:] @ _tensor(dic.R, dev).T, dim=1)
+    proj = (p.hq[:, :d] * _tensor(dic.V, dev)[k_star]).sum(1)
+    return torch.where(proj >= 0, 1.0, -1.0)
+
+
+def bayes_error(beta: float, sigma: float) -> float:
+    """Bayes error ``Phi(-beta / sigma)`` of the ± semantic read-out (eq-mc-bayes-error)."""
+    beta = _nonneg_float(beta, "beta", positive=True)
+    sigma = _nonneg_float(sigma, "sigma", positive=True)
+    return float(norm.cdf(-beta / sigma))
+
+
+def error_floor(beta: float, sigma: float, L: int) -> float:
+    """Error of the constructed transformer as ``lambda -> inf`` (eq-mc-floor):
+    ``e_B (1 - 2^{-L}) + (1 - e_B) 2^{-L}``, about ``e_B + 2^{-L}``."""
+    L = _positive_int(L, "L")
+    e_b = bayes_error(beta, sigma)
+    return e_b * (1 - 2.0**-L) + (1 - e_b) * 2.0**-L
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class MultiConceptTransformer(torch.nn.Module):
+    """Softmax attention over the demonstrations followed by a ReLU MLP (eq-mc-model).
+
+    ``s_l = h_l^T W h_q``, ``a = softmax(s)``, ``o = sum_l a_l h_l``,
+    ``f = sum_r a_r ReLU(w_r^T o)`` with fixed ``a_r = ±1 / m`` (half of each sign).
+    ``W`` is the merged key-query matrix.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        m: int = 16,
+        *,
+        w_init: float = 0.01,
+        mlp_init: float = 0.1,
+        query_in_values: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        d = _positive_int(d, "d")
+        m = _positive_int(m, "m", minimum=2)
+        if m % 2:
+            raise ValueError(f"m must be even (half positive, half negative read-out), got {m}")
+        w_init, mlp_init = _nonneg_float(w_init, "w_init"), _nonneg_float(mlp_init, "mlp_init")
+        self.d, self.m, self.query_in_values = d, m, bool(query_in_values)
+        self.W = torch.nn.Parameter(w_init * torch.randn(2 * d, 2 * d, generator=generator))
+        self.w = torch.nn.Parameter(mlp_init * torch.randn(m, 2 * d, generator=generator))
+        a = torch.cat([torch.ones(m // 2), -torch.ones(m // 2)]) / m
+        self.register_buffer("a", a)
+
+    def attention(self, H: torch.Tensor, hq: torch.Tensor) -> torch.Tensor:
+        """Attention weights ``(n, L)`` on the demonstrations (``(n, L + 1)`` with the query
+        among the values, the query last)."""
+        keys = torch.cat([H, hq[:, None]], dim=1) if self.query_in_values else H
+        scores = torch.einsum("nli,ni->nl", keys, hq @ self.W.T)
+        return torch.softmax(scores, dim=-1)
+
+    def forward(self, H: torch.Tensor, hq: torch.Tensor) -> torch.Tensor:
+        """The output ``f`` ``(n,)``; its sign is the prediction."""
+        keys = torch.cat([H, hq[:, None]], dim=1) if self.query_in_values else H
+        o = torch.einsum("nl,nli->ni", self.attention(H, hq), keys)
+        return torch.relu(o @ self.w.T) @ self.a
+
+
+def logistic_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Mean logistic (binary cross-entropy) loss ``log(1 + exp(-z f))`` (eq-mc-loss)."""
+    H, hq, z = batch
+    return torch.nn.functional.softplus(-z * model(H, hq)).mean()
+
+
+def zero_one_error(f: torch.Tensor | np.ndarray, z: torch.Tensor | np.ndarray) -> float:
+    """Fraction of prompts with ``z f <= 0``: an output of exactly 0 counts as an error."""
+    f = torch.as_tensor(f)
+    z = torch.as_tensor(z, device=f.device)
+    if f.shape != z.shape:
+        raise ValueError(
+            f"f and z must have the same shape, got {tuple(f.shape)}, {tuple(z.shape)}"
+        )
+    return float((z * f <= 0).float().mean())
+
+
+def concept_signs(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Sign ``s_k`` of each concept's label-to-word product ``t_k^T W_yx v_k`` (eq-mc-blocks).
+
+    Flipping the sign of one concept's block together with the MLP's read-out of ``t_k``
+    leaves the model's output unchanged; ``s_k`` says which of the two mirror solutions a
+    run learned for concept ``k``."""
+    W = _matrix(dic, W)
+    d = dic.d
+    return np.sign(np.einsum("kd,de,ke->k", dic.T, W[d:, :d], dic.V))
+
+
+def correct_attention(
+    model: MultiConceptTransformer, p: Prompts, signs: np.ndarray | None = None
+) -> float:
+    """Mean attention mass on the demonstrations with ``z_l = s_{k*} z`` (eq-mc-attention).
+
+    ``signs`` are the per-concept signs ``s_k`` (default all +1: the demonstrations with the
+    query's semantic sign), see :func:`concept_signs`."""
+    if not isinstance(p, Prompts):
+        raise TypeError(f"p must be Prompts, got {type(p).__name__}")
+    target = p.z
+    if signs is not None:
+        s = torch.as_tensor(np.asarray(signs), dtype=torch.float32, device=p.z.device)
+        if s.ndim != 1 or not torch.all(s.abs() == 1):
+            raise ValueError("signs must be a vector of ±1, one per concept")
+        target = s[p.task] * p.z
+    a = model.attention(p.H, p.hq)[:, : p.H.shape[1]]
+    return float((a * (p.z_demo == target[:, None]).float()).sum(1).mean())
+
+
+# ----------------------------------------------------------------------------- construction
+
+
+def constructed_transformer(dic: ConceptDictionary, lam: float) -> MultiConceptTransformer:
+    """The transformer of eq-mc-construction: ``W_yx = lam sum_k t_k v_k^T`` (label rows,
+    word columns), all other blocks 0, and ``m = 2`` neurons ``w_± = ±sum_k t_k``."""
+    lam = _nonneg_float(lam, "lam")
+    d = dic.d
+    model = MultiConceptTransformer(d, m=2, w_init=0.0, mlp_init=0.0)
+    W = np.zeros((2 * d, 2 * d))
+    W[d:, :d] = lam * dic.T.T @ dic.V
+    t_sum = np.concatenate([np.zeros(d), dic.T.sum(0)])
+    with torch.no_grad():
+        model.W.copy_(torch.as_tensor(W, dtype=torch.float32))
+        model.w.copy_(torch.as_tensor(np.stack([t_sum, -t_sum]), dtype=torch.float32))
+    return model
+
+
+def _quadrature(
+    lam: float, beta: float, sigma: float, L: int, n_nodes: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Score half-gap ``m = lam beta (beta + sigma g)`` at the Gauss-Hermite nodes of
+    ``g ~ N(0, 1)`` with their weights, and ``log(n_+ / n_-)`` with the law of
+    ``n_+ ~ Bin(L, 1/2)`` (eq-mc-attention)."""
+    g, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    n_plus = np.arange(L + 1)
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(n_plus) - np.log(L - n_plus)
+    return lam * beta * (beta + sigma * g), w / w.sum(), log_ratio, binom.pmf(n_plus, L, 0.5)
+
+
+def predicted_correct_attention(lam: float, beta: float, sigma: float, L: int) -> float:
+    """Expected attention mass on the demonstrations with ``z_l = z`` for the constructed
+    transformer (eq-mc-attention), exact up to the label noise ``sigma_y``:
+    ``E[n_+ e^m / (n_+ e^m + n_- e^{-m})]`` with ``m = lam beta (beta + sigma g)``,
+    ``g ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``. Its leading term is ``sigmoid(2 lam beta^2)``."""
+    lam = _nonneg_float(lam, "lam")
+    beta, sigma = _nonneg_float(beta, "beta", True), _nonneg_float(sigma, "sigma")
+    L = _positive_int(L, "L")
+    m, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
+    return float(pn @ expit(2 * m[None, :] + log_ratio[:, None]) @ wg)
+
+
+def constructed_error(lam: float, beta: float, sigma: float, L: int) -> float:
+    """Expected 0-1 error of the constructed transformer (eq-mc-construction-error), exact
+    up to ``sigma_y``: the prediction is wrong iff ``n_+ e^m < n_- e^{-m}``, i.e. iff
+    ``g < (log(n_- / n_+) / (2 lam beta) - beta) / sigma``; at ``lam = 0`` ties count one
+    half. Tends to :func:`error_floor` as ``lam -> inf``."""
+    lam = _nonneg_float(lam, "lam")
+    beta, sigma = _nonneg_float(beta, "beta", True), _nonneg_float(sigma, "sigma", True)
+    L = _positive_int(L, "L")
+    _, _, log_ratio, pn = _quadrature(lam, beta, sigma, L)
+    if lam == 0:
+        wrong = (log_ratio < 0) + 0.5 * (log_ratio == 0)
+    else:
+        wrong = norm.cdf((-log_ratio / (2 * lam * beta) - beta) / sigma)
+    return float(pn @ wrong)
+
+
+# ----------------------------------------------------------------------------- block diagnostics
+
+
+def dictionary_basis(dic: ConceptDictionary) -> np.ndarray:
+    """Orthonormal basis of the token space ``R^{2d}`` as columns: the word half
+    ``[U, V, R, T, N]`` then the label half ``[U, V, R, T, N]``."""
+    rows = np.concatenate([dic.U, dic.V, dic.R, dic.T, dic.N])
+    zero = np.zeros_like(rows)
+    return np.concatenate([np.concatenate([rows, zero], 1), np.concatenate([zero, rows], 1)]).T
+
+
+def _concept_of(dic: ConceptDictionary) -> np.ndarray:
+    """Concept index of every basis direction (``-1`` for the noise directions)."""
+    half = np.concatenate([np.tile(np.arange(dic.K), 4), -np.ones(dic.d - 4 * dic.K, int)])
+    return np.concatenate([half, half])
+
+
+def concept_block_projection(dic: ConceptDictionary, W: np.ndarray) -> np.ndarray:
+    """The idempotent operator ``P(W) = sum_k Pi_k W Pi_k`` (eq-mc-blocks), ``Pi_k`` the
+    orthogonal projection on the span of concept ``k``'s eight directions (both halves)."""
+    W = _matrix(dic, W)
+    B, c = dictionary_basis(dic), _concept_of(dic)
+    mask = (c[:, None] == c[None, :]) & (c[:, None] >= 0)
+    return B @ ((B.T @ W @ B) * mask) @ B.T
+
+
+def _matrix(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.ndarray:
+    W = torch.as_tensor(W).detach().cpu().numpy().astype(float)
+    if W.shape != (2 * dic.d, 2 * dic.d):
+        raise ValueError(f"W must have shape {(2 * dic.d,) * 2}, got {W.shape}")
+    return W
+
+
+def block_products(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> dict[str, float]:
+    """Largest products of ``W`` in the parts of eq-mc-blocks.
+
+    ``concept``: ``max_k |t_k^T W_yx v_k|`` (label-to-word matching of concept ``k``);
+    ``word``: ``max_k |v_k^T W_xx v_k|`` (word-to-word matching, also concept-specific);
+    ``complement``: largest ``|e^T W e'|`` over pairs of dictionary directions of two
+    different concepts; ``noise``: largest ``|n^T W n'|`` over the noise directions.
+    """
+    W = _matrix(dic, W)
+    d = dic.d
+    B, c = dictionary_basis(dic), _concept_of(dic)
+    coords = np.abs(B.T @ W @ B)
+    dictionary = c >= 0
+    off = dictionary[:, None] & dictionary[None, :] & (c[:, None] != c[None, :])
+    noise = ~dictionary[:, None] & ~dictionary[None, :]
+    return {
+        "concept": float(np.abs(np.einsum("kd,de,ke->k", dic.T, W[d:, :d], dic.V)).max()),
+        "word": float(np.abs(np.einsum("kd,de,ke->k", dic.V, W[:d, :d], dic.V)).max()),
+        "complement": float(coords[off].max()),
+        "noise": float(coords[noise].max()),
+    }
+
+
+def mlp_products(dic: ConceptDictionary, w: np.ndarray | torch.Tensor) -> dict[str, float]:
+    """MLP alignment (eq-mc-blocks): ``concept`` is ``max_{r,k} |w_r^T t_k|`` on the label
+    half; ``complement`` is the largest ``|w_r^T e|`` over the word-half and label-half
+    noise directions ``e`` (those that carry no concept)."""
+    w = torch.as_tensor(w).detach().cpu().numpy().astype(float)
+    if w.ndim != 2 or w.shape[1] != 2 * dic.d:
+        raise ValueError(f"w must have shape (m, {2 * dic.d}), got {w.shape}")
+    coords = np.abs(w @ dictionary_basis(dic))
+    d, K = dic.d, dic.K
+    t_cols = d + 3 * K + np.arange(K)
+    return {
+        "concept": float(coords[:, t_cols].max()),
+        "complement": float(coords[:, _concept_of(dic) < 0].max()),
+    }
+
+
+def expected_block_gradient(beta: float, L: int, K: int) -> float:
+    """Expected descent direction ``-E[grad_W loss]`` on each concept-specific product
+    ``t_k^T (.) v_k`` and ``v_k^T (.) v_k`` at ``W = 0`` with the MLP of the construction,
+    ``beta^3 (1 - 1/L) / (4K)`` (eq-mc-expected-gradient, ``sigma_y -> 0``)."""
+    beta = _nonneg_float(beta, "beta", positive=True)
+    L, K = _positive_int(L, "L"), _positive_int(K, "K")
+    return beta**3 * (1 - 1 / L) / (4 * K)
+
+
+def exponential_phase(
+    steps: np.ndarray, err: np.ndarray, *, start: float = 0.45, end: float = 0.01
+) -> tuple[int, int, float]:
+    """The exponential phase of a 0-1 error curve and its fitted rate (eq-mc-rate).
+
+    The phase runs from the first step with ``err < start`` (the plateau has ended) to the
+    first later step with ``err <= end``; the rate ``r`` is the least-squares slope of
+    ``-log err`` against the step there, so ``err ≈ C exp(-r t)``. Returns ``(t0, t1, r)``.
+    """
+    steps, err = np.asarray(steps, dtype=float), np.asarray(err, dtype=float)
+    if steps.ndim != 1 or steps.shape != err.shape or steps.size < 3:
+        raise ValueError("steps and err must be 1-d arrays of one length, at least 3")
+    if not 0 < end < start:
+        raise ValueError(f"need 0 < end < start, got end={end}, start={start}")
+    below = np.flatnonzero(err < start)
+    if below.size == 0:
+        raise ValueError(f"err never falls below start={start}: no plateau end")
+    i0 = below[0]
+    done = np.flatnonzero((err <= end) & (np.arange(err.size) > i0))
+    if done.size == 0:
+        raise ValueError(f"err never reaches end={end} after the plateau")
+    i1 = done[0]
+    if i1 - i0 < 2:
+        raise ValueError("the exponential phase spans fewer than three evaluations")
+    sl = slice(i0, i1 + 1)
+    rate = -np.polyfit(steps[sl], np.log(np.maximum(err[sl], 1e-12)), 1)[0]
+    return int(steps[i0]), int(steps[i1]), float(rate)

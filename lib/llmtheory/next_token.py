@@ -1,0 +1,227 @@
+"""Linear and shallow-MLP auto-regressive next-token predictors (Malach, 2024).
+
+The model of the paper's code: token embedding (dimension ``d``), then ONE linear map
+``R^{T d} -> R^{T d}`` with a block-causal mask (output block ``t`` reads input blocks
+``s <= t``, diagonal included), then the unembedding. It has no attention, no positional
+embedding and no nonlinearity: every position has its own weights (time-dependent
+class, eq-nt-linear). The MLP variant inserts ``ReLU -> Linear(d, d) -> ReLU`` (shared
+over positions) before the unembedding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .training import TrainHistory, train
+
+__all__ = [
+    "MaskedLinearLM",
+    "effective_parameters",
+    "token_loss",
+    "train_next_token",
+    "teacher_forced_accuracy",
+    "greedy_rollout",
+    "sample_rollout",
+    "exact_match",
+    "model_perplexity",
+    "ngram_perplexity",
+]
+
+
+def _pos_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def _tokens(tokens: object, name: str = "tokens") -> Tensor:
+    if not isinstance(tokens, Tensor) or tokens.dtype != torch.long or tokens.ndim != 2:
+        raise TypeError(f"{name} must be a 2-D torch.long tensor (batch, length)")
+    return tokens
+
+
+class MaskedLinearLM(nn.Module):
+    """Time-dependent linear (or shallow-MLP) next-token predictor, eq-nt-linear.
+
+    ``forward(tokens)`` with ``tokens`` of shape ``(batch, n)``, ``n <= seq_len``
+    (right-padded use), returns logits ``(batch, n, vocab_size)``; the logits at
+    position ``t`` predict token ``t + 1`` from tokens ``0..t``.
+    """
+
+    def __init__(self, vocab_size: int, seq_len: int, d: int, *, mlp: bool = False) -> None:
+        super().__init__()
+        self.vocab_size = _pos_int(vocab_size, "vocab_size")
+        self.seq_len = _pos_int(seq_len, "seq_len")
+        self.d = _pos_int(d, "d")
+        self.mlp = bool(mlp)
+        td = self.seq_len * self.d
+        self.embed = nn.Embedding(self.vocab_size, self.d)
+        self.linear = nn.Linear(td, td)
+        nn.init.normal_(self.linear.weight, std=1.0 / math.sqrt(td))
+        blocks = torch.tril(torch.ones(self.seq_len, self.seq_len))
+        self.register_buffer("mask", torch.kron(blocks, torch.ones(self.d, self.d)))
+        self.hidden = nn.Linear(self.d, self.d) if self.mlp else None
+        self.unembed = nn.Linear(self.d, self.vocab_size)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        tokens = _tokens(tokens)
+        b, n = tokens.shape
+        if n > self.seq_len:
+            raise ValueError(f"sequence length {n} exceeds seq_len {self.seq_len}")
+        e = self.embed(tokens).reshape(b, n * self.d)
+        nd = n * self.d
+        w = (self.linear.weight * self.mask)[:nd, :nd]
+        h = (e @ w.T + self.linear.bias[:nd]).reshape(b, n, self.d)
+        if self.hidden is not None:
+            h = torch.relu(self.hidden(torch.relu(h)))
+        return self.unembed(h)
+
+
+def effective_parameters(seq_len: int, d: int, vocab_size: int, *, mlp: bool = False) -> int:
+    """Parameters of :class:`MaskedLinearLM` that the mask leaves free, eq-nt-params.
+
+    ``T(T+1)/2 d^2`` (causal blocks) ``+ T d`` (bias) ``+ V d`` (embedding)
+    ``+ V d + V`` (unembedding) ``[+ d^2 + d]`` (shared MLP layer).
+    """
+    t, d, v = _pos_int(seq_len, "seq_len"), _pos_int(d, "d"), _pos_int(vocab_size, "vocab_size")
+    return t * (t + 1) // 2 * d * d + t * d + v * d + v * d + v + (d * d + d if mlp else 0)
+
+
+def token_loss(model: nn.Module, tokens: Tensor, start: int) -> Tensor:
+    """Teacher-forced cross-entropy of the tokens at positions ``start..n-1``."""
+    logits = model(tokens[:, :-1])[:, start - 1 :]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, start:].reshape(-1))
+
+
+def train_next_token(
+    model: nn.Module,
+    tokens: Tensor,
+    start: int,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float = 0.1,
+    generator: torch.Generator | None = None,
+    eval_fn: Callable[[nn.Module, int], object] | None = None,
+    eval_every: int = 0,
+    desc: str | None = None,
+) -> TrainHistory:
+    """Train on teacher-forced next-token loss with AdamW (the paper's optimiser).
+
+    ``tokens`` (on the model's device) are the training rows; each step draws
+    ``batch_size`` of them with ``generator``; the loss covers positions ``>= start``
+    (the CoT and answer, not the prompt).
+    """
+    tokens = _tokens(tokens)
+    start = _pos_int(start, "start")
+    if start >= tokens.shape[1]:
+        raise ValueError(f"start must be below the sequence length {tokens.shape[1]}, got {start}")
+    batch_size = _pos_int(batch_size, "batch_size")
+    m = tokens.shape[0]
+
+    def batch(_: int) -> Tensor:
+        idx = torch.randint(m, (batch_size,), generator=generator).to(tokens.device)
+        return tokens[idx]
+
+    return train(
+        model,
+        batch,
+        lambda mod, bt: token_loss(mod, bt, start),
+        steps=steps,
+        lr=lr,
+        optimizer="adamw",
+        weight_decay=weight_decay,
+        eval_fn=eval_fn,
+        eval_every=eval_every,
+        desc=desc,
+    )
+
+
+@torch.no_grad()
+def teacher_forced_accuracy(model: nn.Module, tokens: Tensor, start: int) -> tuple[Tensor, Tensor]:
+    """Per-position teacher-forced accuracy (positions ``>= start``) and the fraction of
+    rows with every step right, ``1 - L(h)`` of eq-nt-ar-loss."""
+    tokens = _tokens(tokens)
+    pred = model(tokens[:, :-1])[:, start - 1 :].argmax(-1)
+    right = pred == tokens[:, start:]
+    return right.float().mean(0), right.all(1).float().mean()
+
+
+@torch.no_grad()
+def greedy_rollout(model: nn.Module, prompt: Tensor, length: int) -> Tensor:
+    """Greedy decoding, eq-nt-rollout: extend ``prompt`` by ``length`` argmax tokens."""
+    return _rollout(model, prompt, length, lambda logits: logits.argmax(-1))
+
+
+@torch.no_grad()
+def sample_rollout(
+    model: nn.Module, prompt: Tensor, length: int, *, temperature: float, generator: torch.Generator
+) -> Tensor:
+    """Sampling at ``temperature`` from the model's next-token distribution."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+
+    def pick(logits: Tensor) -> Tensor:
+        probs = torch.softmax(logits / temperature, -1).cpu()
+        return torch.multinomial(probs, 1, generator=generator)[:, 0].to(logits.device)
+
+    return _rollout(model, prompt, length, pick)
+
+
+def _rollout(model: nn.Module, prompt: Tensor, length: int, pick: Callable) -> Tensor:
+    prompt = _tokens(prompt, "prompt")
+    length = _pos_int(length, "length")
+    seq = prompt
+    for _ in range(length):
+        nxt = pick(model(seq)[:, -1])
+        seq = torch.cat([seq, nxt[:, None]], dim=1)
+    return seq
+
+
+def exact_match(pred: Tensor, target: Tensor) -> Tensor:
+    """Fraction of rows of ``pred`` equal to the rows of ``target`` in every position."""
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"pred shape {tuple(pred.shape)} differs from target {tuple(target.shape)}"
+        )
+    return (pred == target).all(1).float().mean()
+
+
+@torch.no_grad()
+def model_perplexity(model: nn.Module, tokens: Tensor) -> float:
+    """``exp`` of the mean next-token cross-entropy of rows ``tokens`` (positions 1..n-1)."""
+    return math.exp(token_loss(model, _tokens(tokens), 1).item())
+
+
+def ngram_perplexity(
+    train_ids: np.ndarray, eval_rows: np.ndarray, vocab_size: int, order: int, alpha: float = 0.1
+) -> float:
+    """Perplexity of an add-``alpha`` unigram (``order=1``) or bigram (``order=2``) model,
+    fitted on the id stream ``train_ids``, on positions 1..n-1 of ``eval_rows``, eq-nt-ppl."""
+    v = _pos_int(vocab_size, "vocab_size")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be positive, got {alpha!r}")
+    train_ids = np.asarray(train_ids)
+    eval_rows = np.asarray(eval_rows)
+    if eval_rows.ndim != 2 or eval_rows.shape[1] < 2:
+        raise ValueError("eval_rows must be a 2-D array with at least 2 columns")
+    if order == 1:
+        counts = np.bincount(train_ids, minlength=v) + alpha
+        logp = np.log(counts / counts.sum())[eval_rows[:, 1:]]
+    else:
+        counts = np.zeros((v, v)) + alpha
+        np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
+        table = np.log(counts / counts.sum(1, keepdims=True))
+        logp = table[eval_rows[:, :-1], eval_rows[:, 1:]]
+    return float(np.exp(-logp.mean()))

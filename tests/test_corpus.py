@@ -1,0 +1,71 @@
+"""Tests for llmtheory.corpus."""
+
+import numpy as np
+import pytest
+
+from llmtheory.corpus import (
+    CharTokenizer,
+    WordTokenizer,
+    chunk_rows,
+    load_public_domain_text,
+    story_metrics,
+    template_stories,
+)
+
+
+def test_template_stories_are_valid_and_consistent():
+    stories = template_stories(200, np.random.default_rng(0))
+    assert max(len(s.split()) for s in stories) <= 64
+    for s in stories:
+        assert story_metrics(s) == {"valid": True, "names": True, "pronouns": True}
+
+
+def test_story_metrics_catch_errors():
+    s = template_stories(1, np.random.default_rng(1))[0]
+    name = s.split()[s.split().index("named") + 1]
+    other = "tom" if name != "tom" else "mia"
+    swapped = s.replace(f"every day {name}", f"every day {other}")
+    assert not story_metrics(swapped)["names"]
+    wrong = s.replace(" he ", " she ") if " he " in s else s.replace(" she ", " he ")
+    assert not story_metrics(wrong)["pronouns"]
+    assert not story_metrics(s.replace("the end .", "the end"))["valid"]
+
+
+def test_word_tokenizer_roundtrip():
+    stories = template_stories(20, np.random.default_rng(2))
+    tok = WordTokenizer(stories)
+    ids = tok.encode(stories, 64)
+    assert ids.shape == (20, 64)
+    assert tok.decode(ids[3]) == stories[3]
+
+
+def test_public_domain_text_and_char_tokenizer():
+    text = load_public_domain_text()
+    assert 10_000 < len(text) < 500_000
+    assert text.startswith("First Citizen:")
+    tok = CharTokenizer(text)
+    ids = tok.encode(text)
+    assert tok.decode(ids[:100]) == text[:100]
+    rows = chunk_rows(ids, 8, 4)
+    np.testing.assert_array_equal(rows[1], ids[4:12])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="n_stories"):
+        template_stories(0, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        template_stories(2, 0)
+    with pytest.raises(TypeError, match="story"):
+        story_metrics(3)
+    with pytest.raises(ValueError, match="texts"):
+        WordTokenizer([])
+    with pytest.raises(ValueError, match="length"):
+        WordTokenizer(["a b"]).encode(["a"], 0)
+    with pytest.raises(ValueError, match="text"):
+        CharTokenizer("")
+    with pytest.raises(ValueError, match="outside"):
+        CharTokenizer("abc").encode("abd")
+    with pytest.raises(ValueError, match="fewer"):
+        chunk_rows(np.arange(3), 5, 1)
+    with pytest.raises(ValueError, match="stride"):
+        chunk_rows(np.arange(9), 5, 0)

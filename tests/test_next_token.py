@@ -1,0 +1,122 @@
+"""Tests for llmtheory.next_token."""
+
+import numpy as np
+import pytest
+import torch
+
+from llmtheory.chain_of_thought import parity_dataset
+from llmtheory.next_token import (
+    MaskedLinearLM,
+    effective_parameters,
+    exact_match,
+    greedy_rollout,
+    model_perplexity,
+    ngram_perplexity,
+    sample_rollout,
+    teacher_forced_accuracy,
+    train_next_token,
+)
+
+
+def test_effective_parameters_match_the_official_configurations():
+    # TinyStories linear model (GPT-Neo vocabulary + pad) and the 4x4 multiplication MLP
+    assert effective_parameters(64, 256, 50258) == 162_113_618
+    assert effective_parameters(307, 128, 117, mlp=True) == 774_688_629
+
+
+@pytest.mark.parametrize("mlp", [False, True])
+def test_free_parameters_equal_formula(mlp):
+    model = MaskedLinearLM(7, 5, 3, mlp=mlp)
+    free = int(model.mask.sum()) + sum(
+        p.numel() for n, p in model.named_parameters() if n != "linear.weight"
+    )
+    assert free == effective_parameters(5, 3, 7, mlp=mlp)
+
+
+def test_block_causal_mask_includes_diagonal_and_hides_future():
+    torch.manual_seed(0)
+    model = MaskedLinearLM(5, 6, 4, mlp=True)
+    x = torch.randint(5, (3, 6))
+    y = x.clone()
+    y[:, 4:] = (y[:, 4:] + 1) % 5
+    a, b = model(x), model(y)
+    torch.testing.assert_close(a[:, :4], b[:, :4])
+    assert not torch.allclose(a[:, 4], b[:, 4])  # the current token is seen
+
+
+def test_learns_binary_count_parity_cot():
+    rng = np.random.default_rng(0)
+    support = np.array([0, 1, 3, 4, 6])
+    tr, p = parity_dataset(300, 8, support, "binary", rng)
+    te, _ = parity_dataset(300, 8, support, "binary", rng)
+    tr, te = torch.tensor(tr), torch.tensor(te)
+    model = MaskedLinearLM(2, tr.shape[1] - 1, 4)
+    gen = torch.Generator().manual_seed(0)
+    hist = train_next_token(
+        model, tr, p, steps=80, batch_size=250, lr=3e-2, weight_decay=0.0, generator=gen
+    )
+    assert hist.loss[-1] < hist.loss[0]
+    per_pos, all_right = teacher_forced_accuracy(model, te, p)
+    assert per_pos.shape == (tr.shape[1] - p,)
+    roll = greedy_rollout(model, te[:, :p], tr.shape[1] - p)
+    # no error compounding: a row right at every teacher-forced step is right in rollout
+    assert exact_match(roll, te) >= all_right - 1e-6
+    assert all_right > 0.95
+
+
+def test_perplexities():
+    ids = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    rows = ids.reshape(2, 4)
+    assert ngram_perplexity(ids, rows, 2, 2, alpha=1e-6) == pytest.approx(1.0, abs=1e-4)
+    assert ngram_perplexity(ids, rows, 2, 1) == pytest.approx(2.0, rel=1e-6)
+    model = MaskedLinearLM(2, 3, 2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    assert model_perplexity(model, torch.tensor(rows)) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_sampling_is_reproducible():
+    model = MaskedLinearLM(4, 6, 3)
+    prompt = torch.zeros(2, 1, dtype=torch.long)
+    a = sample_rollout(
+        model, prompt, 5, temperature=0.5, generator=torch.Generator().manual_seed(1)
+    )
+    b = sample_rollout(
+        model, prompt, 5, temperature=0.5, generator=torch.Generator().manual_seed(1)
+    )
+    assert a.shape == (2, 6) and torch.equal(a, b)
+
+
+def test_bad_arguments():
+    model = MaskedLinearLM(3, 4, 2)
+    with pytest.raises(TypeError, match="vocab_size"):
+        MaskedLinearLM(3.0, 4, 2)
+    with pytest.raises(ValueError, match="seq_len"):
+        MaskedLinearLM(3, 0, 2)
+    with pytest.raises(ValueError, match="exceeds seq_len"):
+        model(torch.zeros(1, 5, dtype=torch.long))
+    with pytest.raises(TypeError, match="tokens"):
+        model(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="start"):
+        train_next_token(
+            model, torch.zeros(2, 4, dtype=torch.long), 4, steps=1, batch_size=1, lr=0.1
+        )
+    with pytest.raises(ValueError, match="temperature"):
+        sample_rollout(
+            model,
+            torch.zeros(1, 1, dtype=torch.long),
+            2,
+            temperature=0.0,
+            generator=torch.Generator(),
+        )
+    with pytest.raises(ValueError, match="length"):
+        greedy_rollout(model, torch.zeros(1, 1, dtype=torch.long), 0)
+    with pytest.raises(ValueError, match="shape"):
+        exact_match(torch.zeros(2, 3), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="order"):
+        ngram_perplexity(np.zeros(3, int), np.zeros((1, 3), int), 2, 3)
+    with pytest.raises(ValueError, match="alpha"):
+        ngram_perplexity(np.zeros(3, int), np.zeros((1, 3), int), 2, 1, alpha=0)
+    with pytest.raises(ValueError, match="d"):
+        effective_parameters(3, -1, 2)

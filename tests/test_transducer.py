@@ -1,0 +1,71 @@
+"""Tests for llmtheory.transducer."""
+
+import numpy as np
+import pytest
+import torch
+
+from llmtheory.transducer import (
+    best_window_predictor,
+    extract_transducer,
+    run_transducer,
+    run_windowed_model,
+    state_count,
+    window_codes,
+)
+from llmtheory.transformer import Transformer
+
+
+def test_state_count():
+    assert state_count(4, 4) == 341
+    assert state_count(2, 3) == 15
+
+
+def test_extracted_table_reproduces_the_model():
+    torch.manual_seed(0)
+    model = Transformer(8, 2, 1, 16, vocab_size=3, max_len=3).eval()
+    fst = extract_transducer(model, 3, 3)
+    assert fst.n_states == state_count(3, 3) and fst.output.shape == (40, 3)
+    streams = np.random.default_rng(0).integers(0, 3, (50, 12))
+    np.testing.assert_array_equal(
+        run_transducer(fst, streams), run_windowed_model(model, streams, 3)
+    )
+
+
+def test_transitions_keep_the_last_window():
+    model = Transformer(8, 2, 1, 16, vocab_size=2, max_len=2).eval()
+    fst = extract_transducer(model, 2, 2)
+    # states: "", 0, 1, 00, 01, 10, 11 ; reading 1 from "10" leads to "01"
+    assert fst.next_state[0, 1] == 2
+    assert fst.next_state[5, 1] == 4
+    np.testing.assert_array_equal(fst.length, [0, 1, 1, 2, 2, 2, 2])
+
+
+def test_window_devices_cannot_do_parity():
+    rng = np.random.default_rng(0)
+    x, xt = rng.integers(0, 2, (4000, 10)), rng.integers(0, 2, (4000, 10))
+    y, yt = x.sum(1) % 2, xt.sum(1) % 2
+    table = best_window_predictor(x, y, 4)
+    assert abs((table[window_codes(xt, 4)] == yt).mean() - 0.5) < 0.03
+    table = best_window_predictor(x, y, 10)
+    assert (table[window_codes(xt, 10)] == yt).mean() > 0.95
+
+
+def test_bad_arguments():
+    model = Transformer(8, 2, 1, 16, vocab_size=2, max_len=2)
+    with pytest.raises(TypeError, match="model"):
+        extract_transducer("model", 2, 2)
+    with pytest.raises(ValueError, match="window"):
+        extract_transducer(model, 2, 0)
+    with pytest.raises(TypeError, match="vocab_size"):
+        state_count(2.0, 2)
+    fst = extract_transducer(model, 2, 2)
+    with pytest.raises(ValueError, match="symbols"):
+        run_transducer(fst, np.array([[0, 3]]))
+    with pytest.raises(ValueError, match="2-D"):
+        run_transducer(fst, np.array([0, 1]))
+    with pytest.raises(ValueError, match="2-D"):
+        run_windowed_model(model, np.array([0, 1]), 2)
+    with pytest.raises(ValueError, match="columns"):
+        window_codes(np.zeros((2, 2), int), 3)
+    with pytest.raises(ValueError, match="y_train"):
+        best_window_predictor(np.zeros((2, 3), int), np.zeros(3), 2)

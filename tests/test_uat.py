@@ -1,0 +1,153 @@
+"""Tests of the Kronecker/UAT rewriting in llmtheory.uat."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from llmtheory.transformer import Block, Transformer, causal_mask
+from llmtheory.uat import (
+    UATTerm,
+    attention_matrices,
+    block_rewrite,
+    effective_token_parameters,
+    fitted_rate,
+    head_vec_matrix,
+    layer_parameters,
+    linear_vec,
+    one_hidden_layer,
+    random_feature_errors,
+    relu_interpolant,
+    token_block,
+    unrolled_terms,
+    unvec,
+    vec,
+)
+
+N_TOK, D = 5, 8
+
+
+@pytest.fixture
+def model() -> Transformer:
+    torch.manual_seed(1)
+    return Transformer(D, 2, 3, 16, d_in=3, d_out=2, norm="none").double()
+
+
+@pytest.fixture
+def X() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((N_TOK, D))
+
+
+def test_vec_convention(X: np.ndarray) -> None:
+    A, B = np.random.default_rng(1).standard_normal((2, N_TOK, N_TOK))
+    C = np.random.default_rng(2).standard_normal((D, 3))
+    np.testing.assert_allclose(vec(A @ X @ C), np.kron(C.T, A) @ vec(X), atol=1e-12)
+    np.testing.assert_array_equal(unvec(vec(X), N_TOK), X)
+    assert vec(X)[2 * N_TOK + 1] == X[1, 2]
+    del B
+
+
+def test_linear_and_head(X: np.ndarray) -> None:
+    rng = np.random.default_rng(3)
+    W, b = rng.standard_normal((4, D)), rng.standard_normal(4)
+    K, c = linear_vec(W, b, N_TOK)
+    np.testing.assert_allclose(K @ vec(X) + c, vec(X @ W.T + b), atol=1e-12)
+    A = rng.random((N_TOK, N_TOK))
+    np.testing.assert_allclose(head_vec_matrix(W, A) @ vec(X), vec(A @ X @ W.T), atol=1e-12)
+
+
+def test_block_rewrite_matches_block(X: np.ndarray) -> None:
+    torch.manual_seed(0)
+    blk = Block(D, 2, 16, norm="none", activation="tanh").double()
+    p = layer_parameters(blk)
+    mask = causal_mask(N_TOK)
+    with torch.no_grad():
+        y = blk(torch.from_numpy(X)[None], mask)[0].numpy()
+        A_torch = blk.attn.attention_weights(torch.from_numpy(X)[None], mask)[0].numpy()
+    A = attention_matrices(p, X, mask.numpy())
+    np.testing.assert_allclose(A, A_torch, atol=1e-14)
+    np.testing.assert_allclose(block_rewrite(p, X, mask.numpy())(vec(X)), vec(y), atol=1e-12)
+
+
+def test_unrolled_terms_reproduce_model(model: Transformer) -> None:
+    x = torch.randn(1, N_TOK, 3, dtype=torch.float64)
+    with torch.no_grad():
+        states = model.hidden_states(x)
+    terms, xL = unrolled_terms(model, states[0][0].numpy())
+    assert len(terms) == 6 and all(isinstance(t, UATTerm) for t in terms)
+    np.testing.assert_allclose(xL, vec(states[-1][0].numpy()), atol=1e-12)
+    full = torch.ones(N_TOK, N_TOK, dtype=torch.bool)
+    with torch.no_grad():
+        states_full = model.hidden_states(x, full)
+    _, xL_full = unrolled_terms(model, states_full[0][0].numpy(), full)
+    np.testing.assert_allclose(xL_full, vec(states_full[-1][0].numpy()), atol=1e-12)
+
+
+def test_effective_token_parameters(model: Transformer, X: np.ndarray) -> None:
+    p = layer_parameters(model.blocks[0])
+    mask = causal_mask(N_TOK)
+    W_eff, theta = effective_token_parameters(p, X, mask.numpy())
+    blk = model.blocks[0]
+    with torch.no_grad():
+        h = torch.from_numpy(X)[None]
+        pre = blk.mlp.fc1(h + blk.attn(h, mask))[0, -1].numpy()
+    np.testing.assert_allclose(W_eff @ X[-1] + theta, pre, atol=1e-12)
+    A = attention_matrices(p, X, mask.numpy())
+    expected = p.W_1 @ (np.eye(D) + sum(A[h, -1, -1] * p.W_O[h] @ p.W_V[h] for h in range(2)))
+    np.testing.assert_allclose(W_eff, expected, atol=1e-12)
+
+
+def test_relu_interpolant_error_bound() -> None:
+    x = np.linspace(-1, 1, 1001)[:, None]
+    for N in (4, 16, 64):
+        alpha, W, theta, b = relu_interpolant(np.sin, -1.0, 1.0, N)
+        err = np.abs(one_hidden_layer(x, alpha, W, theta, b) - np.sin(x[:, 0])).max()
+        assert err <= (2 / N) ** 2 / 8 + 1e-12
+
+
+def test_random_features_and_rate() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (400, 1))
+    errs = random_feature_errors(x, np.sin(3 * x[:, 0]), x, np.sin(3 * x[:, 0]), [2, 8, 32], rng)
+    assert errs[0] > errs[1] > errs[2]
+    N = np.array([1.0, 2.0, 4.0])
+    assert fitted_rate(N, 3 * N**-1.5) == pytest.approx(1.5)
+
+
+def test_bad_arguments(model: Transformer) -> None:
+    ones_x, ones_y, gen = np.ones((2, 1)), np.ones(2), np.random.default_rng()
+    with pytest.raises(ValueError, match="2-D"):
+        vec(np.ones(3))
+    with pytest.raises(ValueError, match="multiple"):
+        unvec(np.ones(5), 2)
+    with pytest.raises(ValueError, match="b must"):
+        linear_vec(np.ones((2, 3)), np.ones(3), 4)
+    with pytest.raises(ValueError, match="n must"):
+        linear_vec(np.ones((2, 3)), None, 0)
+    with pytest.raises(TypeError, match="block"):
+        layer_parameters(model)
+    with pytest.raises(ValueError, match="norm"):
+        layer_parameters(Block(4, 2, 4, norm="pre"))
+    with pytest.raises(ValueError, match="norm"):
+        unrolled_terms(Transformer(4, 2, 1, 4, d_in=2), np.ones((3, 4)))
+    with pytest.raises(TypeError, match="model"):
+        unrolled_terms(model.blocks[0], np.ones((3, 4)))
+    with pytest.raises(ValueError, match="token"):
+        token_block(np.eye(6), 3, 3, 0)
+    with pytest.raises(ValueError, match="N must"):
+        relu_interpolant(np.sin, 0, 1, 0)
+    with pytest.raises(ValueError, match="a < b"):
+        relu_interpolant(np.sin, 1, 0, 3)
+    with pytest.raises(ValueError, match="features"):
+        one_hidden_layer(np.ones((2, 3)), np.ones(4), np.ones((4, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match="activation"):
+        one_hidden_layer(
+            np.ones((2, 2)), np.ones(4), np.ones((4, 2)), np.zeros(4), activation="elu"
+        )
+    with pytest.raises(ValueError, match="widths"):
+        random_feature_errors(ones_x, ones_y, ones_x, ones_y, [0], gen)
+    with pytest.raises(TypeError, match="rng"):
+        random_feature_errors(ones_x, ones_y, ones_x, ones_y, [1], 0)
+    with pytest.raises(ValueError, match="positive"):
+        fitted_rate(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
