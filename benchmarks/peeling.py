@@ -138,8 +138,8 @@ def main() -> None:
         f"One thread, best of {REPEATS} runs for the vectorised code, one run for the pure-Python "
         f"queue, which is timed on a {N_SMALL:,}-skill graph of the same ensemble and scaled by "
         "the edge count to 10^6 skills (both implementations are O(edges); they are asserted "
-        "to learn the same set). Graph sampling is not timed. Timings on a shared, loaded "
-        f"machine are inflated. numpy {np.__version__}, {platform.machine()}."
+        "to learn the same set). Graph sampling is not timed. "
+        f"numpy {np.__version__}, {platform.machine()}."
     )
     OUT.mkdir(parents=True, exist_ok=True)
     payload = {"title": "Peeling and density evolution (chapter 5)", "rows": rows, "notes": notes}
