@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .validation import check_int
+
 __all__ = [
     "LoRALinear",
     "TeacherTask",
@@ -29,14 +31,6 @@ __all__ = [
     "saliency",
     "select_columns",
 ]
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
 
 
 class LoRALinear(nn.Module):
@@ -57,7 +51,7 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
-        r = _positive_int(r, "r")
+        r = check_int(r, "r")
         if r > min(base.in_features, base.out_features):
             raise ValueError(
                 f"r must not exceed min(in, out) = {min(base.in_features, base.out_features)}"
@@ -111,8 +105,8 @@ def make_teacher(
 ) -> TeacherTask:
     """Random teacher (``W`` with N(0, 1/d_in) entries, ``a`` with N(0, 1/d_hidden)) and
     ``U = scale Q_1``, ``V = Q_2`` with random orthonormal ``Q_1, Q_2`` (d_in, rank)."""
-    d_in, d_hidden = _positive_int(d_in, "d_in"), _positive_int(d_hidden, "d_hidden")
-    rank = _positive_int(rank, "rank")
+    d_in, d_hidden = check_int(d_in, "d_in"), check_int(d_hidden, "d_hidden")
+    rank = check_int(rank, "rank")
     if rank > d_in:
         raise ValueError(f"rank must not exceed d_in={d_in}, got {rank}")
     if not isinstance(generator, torch.Generator):
@@ -128,7 +122,7 @@ def make_teacher(
 def make_student(d_in: int, width: int) -> nn.Sequential:
     """One-hidden-layer ReLU student ``d_in -> width -> 1`` (``[0]`` is the layer LoRA adapts)."""
     return nn.Sequential(
-        nn.Linear(_positive_int(d_in, "d_in"), _positive_int(width, "width")),
+        nn.Linear(check_int(d_in, "d_in"), check_int(width, "width")),
         nn.ReLU(),
         nn.Linear(width, 1),
     )
@@ -173,7 +167,7 @@ def select_columns(
 ) -> np.ndarray:
     """Indices (sorted) of the ``keep`` columns with the largest ``scores``, or ``keep``
     columns drawn uniformly without replacement from ``n`` when ``scores`` is None."""
-    keep, n = _positive_int(keep, "keep"), _positive_int(n, "n")
+    keep, n = check_int(keep, "keep"), check_int(n, "n")
     if keep > n:
         raise ValueError(f"keep must not exceed n={n}, got {keep}")
     if scores is None:

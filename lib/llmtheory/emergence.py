@@ -14,7 +14,7 @@ Degree distributions are coefficient arrays ``c`` with ``c[k] = P(degree = k)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
@@ -22,6 +22,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import gammaincc, gammainccinv, gammaln
 from scipy.stats import poisson
+
+from .validation import check_int
 
 __all__ = [
     "PeelResult",
@@ -53,12 +55,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 def _check_real(value: object, name: str, low: float, high: float = np.inf) -> float:
@@ -97,7 +93,7 @@ def _check_degrees(coeffs: object, name: str) -> np.ndarray:
 
 
 def _check_learner(K: object, phi: object) -> tuple[int, float]:
-    K = _check_int(K, "K", 1)
+    K = check_int(K, "K", 1)
     phi = _check_real(phi, "phi", 0.0, 1.0)
     if phi == 0:
         raise ValueError("phi must be positive: a learner with phi = 0 never learns")
@@ -148,8 +144,8 @@ class SkillTextGraph:
     text: np.ndarray
 
     def __post_init__(self) -> None:
-        _check_int(self.n_skills, "n_skills", 1)
-        _check_int(self.n_texts, "n_texts", 1)
+        check_int(self.n_skills, "n_skills", 1)
+        check_int(self.n_texts, "n_texts", 1)
         for name, ids, n in (
             ("skill", self.skill, self.n_skills),
             ("text", self.text, self.n_texts),
@@ -194,7 +190,7 @@ def _sample_side(n_nodes: int, coeffs: np.ndarray, n_other: int, rng: np.random.
 
 
 def _check_sampling(n_skills: object, R: object, rng: object) -> tuple[int, float]:
-    n_skills = _check_int(n_skills, "n_skills", 1)
+    n_skills = check_int(n_skills, "n_skills", 1)
     R = _check_real(R, "R", 0.0)
     if R == 0:
         raise ValueError("R must be positive")
@@ -385,7 +381,7 @@ def de_e1_trajectory(
     ``interference`` adds a fixed Poisson load of frozen unlearned skills per text.
     """
     R, c, K, phi, b = _de_args(R, skill_degrees, K, phi, interference)
-    iterations = _check_int(iterations, "iterations", 0)
+    iterations = check_int(iterations, "iterations", 0)
     a = mean_degree(c) / R
     lam = _edge_coeffs(c)
     q = np.ones_like(a)
@@ -427,7 +423,7 @@ def de_e2_trajectory(
     """Iterate the E2 recursion (eq-em-de-e2) from q = 1; returns :math:`u^{(i)} = q^{(i+1)}`."""
     R = _check_ratio(R)
     c = _check_degrees(text_degrees, "text_degrees")
-    iterations = _check_int(iterations, "iterations", 0)
+    iterations = check_int(iterations, "iterations", 0)
     ct = R * mean_degree(c)
     psi = _edge_coeffs(c)
     q = np.ones_like(ct)
@@ -616,7 +612,7 @@ def association_giant_theory(
     cs = _check_degrees(skill_degrees, "skill_degrees")
     ct = _check_degrees(text_degrees, "text_degrees")
     phi = _check_real(occupied, "occupied", 0.0, 1.0)
-    iterations = _check_int(iterations, "iterations", 1)
+    iterations = check_int(iterations, "iterations", 1)
     lam, psi = _edge_coeffs(cs), _edge_coeffs(ct)
     x = 0.0
     for _ in range(iterations):
@@ -630,8 +626,8 @@ def semantic_code_bits(n_skills: int, k: int, ordered: bool = True) -> float:
 
     :math:`\\log_2\\binom{N_s}{k}`, plus :math:`\\log_2 k!` for their order when ``ordered``.
     """
-    n_skills = _check_int(n_skills, "n_skills", 1)
-    k = _check_int(k, "k", 0)
+    n_skills = check_int(n_skills, "n_skills", 1)
+    k = check_int(k, "k", 0)
     if k > n_skills:
         raise ValueError(f"k must not exceed n_skills ({n_skills}), got {k}")
     log_perm = gammaln(n_skills + 1) - gammaln(n_skills - k + 1)
@@ -647,9 +643,9 @@ def make_lexicon(
     n_skills: int, rng: np.random.Generator, words: int = 4, vocabulary: int = 2000
 ) -> list[str]:
     """A surface phrase for each skill: ``words`` words from a random ``vocabulary``."""
-    n_skills = _check_int(n_skills, "n_skills", 1)
-    words = _check_int(words, "words", 1)
-    vocabulary = _check_int(vocabulary, "vocabulary", 1)
+    n_skills = check_int(n_skills, "n_skills", 1)
+    words = check_int(words, "words", 1)
+    vocabulary = check_int(vocabulary, "vocabulary", 1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
     parts = rng.choice(_SYLLABLES, size=(vocabulary, 3))

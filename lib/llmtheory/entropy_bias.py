@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import check_int
+
 __all__ = [
     "entropy",
     "plugin_entropy",
@@ -29,17 +31,9 @@ def _check_distribution(p: np.ndarray) -> np.ndarray:
     return p
 
 
-def _check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return int(value)
-
-
 def zipf_distribution(vocab_size: int, exponent: float = 1.0) -> np.ndarray:
     """Zipf's law over ``vocab_size`` tokens: ``p_i ∝ i^{-exponent}``."""
-    vocab_size = _check_positive_int(vocab_size, "vocab_size")
+    vocab_size = check_int(vocab_size, "vocab_size")
     if vocab_size < 2:
         raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
     if not np.isfinite(exponent) or exponent < 0:
@@ -76,7 +70,7 @@ def plugin_entropy(counts: np.ndarray) -> np.ndarray:
 
 def plugin_bias_first_order(vocab_size: int, n: np.ndarray | int) -> np.ndarray:
     """First-order bias ``E[Ĥ] - H ≈ -(V - 1) / (2n)`` (eq. ``eq-demo-bias``)."""
-    vocab_size = _check_positive_int(vocab_size, "vocab_size")
+    vocab_size = check_int(vocab_size, "vocab_size")
     n = np.asarray(n, dtype=float)
     if np.any(n < 1):
         raise ValueError("n must be at least 1")
@@ -97,8 +91,8 @@ def simulate_plugin_bias(
 ) -> tuple[float, float]:
     """Monte-Carlo mean of ``Ĥ - H`` over ``replicates`` samples of ``n`` tokens, and its s.e."""
     p = _check_distribution(p)
-    n = _check_positive_int(n, "n")
-    replicates = _check_positive_int(replicates, "replicates")
+    n = check_int(n, "n")
+    replicates = check_int(replicates, "replicates")
     if replicates < 2:
         raise ValueError("replicates must be at least 2 to estimate a standard error")
     if not isinstance(rng, np.random.Generator):

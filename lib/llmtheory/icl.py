@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .transformer import Transformer
+from .validation import check_int
 
 __all__ = [
     "LinearSelfAttention",
@@ -45,14 +46,6 @@ __all__ = [
 ]
 
 _X_DISTS = ("uniform", "gaussian")
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 def _tensor(value: object, name: str, ndim: int) -> torch.Tensor:
@@ -116,9 +109,9 @@ def sample_linear_regression(
     ``x ~ N(0, I_d)`` (``"gaussian"``, Garg et al.); ``y = w^T x``. Returns the tuple
     ``(x, y, w)`` of shapes ``(batch, n_points, d)``, ``(batch, n_points)`` and ``(batch, d)``.
     """
-    batch = _positive_int(batch, "batch")
-    n_points = _positive_int(n_points, "n_points")
-    d = _positive_int(d, "d")
+    batch = check_int(batch, "batch")
+    n_points = check_int(n_points, "n_points")
+    d = check_int(d, "d")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     if x_dist not in _X_DISTS:
@@ -172,8 +165,8 @@ def lsa_construction(
     -------
     dict with keys ``"W_K"``, ``"W_Q"``, ``"W_V"``, ``"P"``, each ``(d + 1, d + 1)``.
     """
-    d = _positive_int(d, "d")
-    n_context = _positive_int(n_context, "n_context")
+    d = check_int(d, "d")
+    n_context = check_int(n_context, "n_context")
     if isinstance(eta, bool) or not isinstance(eta, (int, float)):
         raise TypeError(f"eta must be a number, got {type(eta).__name__}")
     if w0 is not None and not isinstance(w0, torch.Tensor):
@@ -204,7 +197,7 @@ def lsa_forward(
     keys and values come from the first ``n_context`` tokens (the examples) only.
     """
     tokens = _tensor(tokens, "tokens", 3)
-    n_context = _positive_int(n_context, "n_context")
+    n_context = check_int(n_context, "n_context")
     if n_context > tokens.shape[1]:
         raise ValueError(f"n_context must be at most {tokens.shape[1]}, got {n_context}")
     width = tokens.shape[-1]
@@ -313,7 +306,7 @@ class LinearSelfAttention(nn.Module):
 
     def __init__(self, d: int, *, init_scale: float = 0.002, generator: torch.Generator) -> None:
         super().__init__()
-        d = _positive_int(d, "d")
+        d = check_int(d, "d")
         if not init_scale > 0:
             raise ValueError(f"init_scale must be positive, got {init_scale!r}")
         if not isinstance(generator, torch.Generator):
@@ -362,7 +355,7 @@ def example_query_mask(n_points: int, device: torch.device | str | None = None) 
     so no information about ``y_k`` reaches query ``k`` through any number of layers.
     Shape ``(2 n_points, 2 n_points)``.
     """
-    n = _positive_int(n_points, "n_points")
+    n = check_int(n_points, "n_points")
     idx = torch.arange(n, device=device)
     top = torch.cat(
         [idx[None, :] <= idx[:, None], torch.zeros(n, n, dtype=torch.bool, device=device)], 1
@@ -402,7 +395,7 @@ def nearest_neighbour_prefix(x: torch.Tensor, y: torch.Tensor, k: int = 3) -> to
     Prediction 0 when there is no earlier example. Returns shape ``(B, n)``.
     """
     x, y = _context(x, y)
-    k = _positive_int(k, "k")
+    k = check_int(k, "k")
     n = x.shape[1]
     dist = torch.cdist(x, x).masked_fill(~_prefix_mask(x), float("inf"))
     near, idx = dist.topk(min(k, n), dim=-1, largest=False)
@@ -427,7 +420,7 @@ def prefix_error(pred: torch.Tensor, y: torch.Tensor, d: int) -> torch.Tensor:
     """
     pred = _tensor(pred, "pred", 2)
     y = _tensor(y, "y", 2)
-    d = _positive_int(d, "d")
+    d = check_int(d, "d")
     if pred.shape != y.shape:
         raise ValueError(f"pred must have the shape of y {tuple(y.shape)}, got {tuple(pred.shape)}")
     return ((pred - y) ** 2).mean(0) / d
@@ -460,7 +453,7 @@ def make_icl_transformer(
     :func:`example_query_mask` replaces the causal one; there are no positional embeddings
     (the mask alone tells a query which examples precede it).
     """
-    d = _positive_int(d, "d")
+    d = check_int(d, "d")
     return Transformer(d_model, n_heads, n_layers, d_ff, d_in=d + 2, d_out=1, causal=False)
 
 

@@ -17,6 +17,8 @@ import torch
 from scipy.special import expit
 from scipy.stats import binom, norm
 
+from .validation import check_int
+
 __all__ = [
     "ConceptDictionary",
     "MultiConceptTransformer",
@@ -73,14 +75,6 @@ class ConceptDictionary:
         return self.U.shape[0]
 
 
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 def _nonneg_float(value: object, name: str, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -112,8 +106,8 @@ def concept_dictionary(
     rng
         Source of the random rotation.
     """
-    K = _positive_int(K, "K")
-    d = _positive_int(d, "d")
+    K = check_int(K, "K")
+    d = check_int(d, "d")
     if d < 4 * K:
         raise ValueError(f"d must be at least 4K = {4 * K} to hold the dictionary, got {d}")
     alpha = _nonneg_float(alpha, "alpha", positive=True)
@@ -214,9 +208,9 @@ def sample_prompts(
         raise TypeError(f"dic must be a ConceptDictionary, got {type(dic).__name__}")
     if not isinstance(gen, torch.Generator):
         raise TypeError(f"gen must be a torch.Generator, got {type(gen).__name__}")
-    n, L = _positive_int(n, "n"), _positive_int(L, "L")
+    n, L = check_int(n, "n"), check_int(L, "L")
     sigma, sigma_y = _nonneg_float(sigma, "sigma"), _nonneg_float(sigma_y, "sigma_y")
-    n_irr = _positive_int(n_irr, "n_irr", minimum=0)
+    n_irr = check_int(n_irr, "n_irr", minimum=0)
     if n_irr >= dic.K:
         raise ValueError(f"n_irr must be smaller than K = {dic.K}, got {n_irr}")
     probs = np.full(dic.K, 1.0 / dic.K) if task_probs is None else np.asarray(task_probs, float)
@@ -263,7 +257,7 @@ def bayes_error(beta: float, sigma: float) -> float:
 def error_floor(beta: float, sigma: float, L: int) -> float:
     """Error of the constructed transformer as ``lambda -> inf`` (eq-mc-floor):
     ``e_B (1 - 2^{-L}) + (1 - e_B) 2^{-L}``, about ``e_B + 2^{-L}``."""
-    L = _positive_int(L, "L")
+    L = check_int(L, "L")
     e_b = bayes_error(beta, sigma)
     return e_b * (1 - 2.0**-L) + (1 - e_b) * 2.0**-L
 
@@ -290,8 +284,8 @@ class MultiConceptTransformer(torch.nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        d = _positive_int(d, "d")
-        m = _positive_int(m, "m", minimum=2)
+        d = check_int(d, "d")
+        m = check_int(m, "m", minimum=2)
         if m % 2:
             raise ValueError(f"m must be even (half positive, half negative read-out), got {m}")
         w_init, mlp_init = _nonneg_float(w_init, "w_init"), _nonneg_float(mlp_init, "mlp_init")
@@ -400,7 +394,7 @@ def predicted_correct_attention(lam: float, beta: float, sigma: float, L: int) -
     ``g ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``. Its leading term is ``sigmoid(2 lam beta^2)``."""
     lam = _nonneg_float(lam, "lam")
     beta, sigma = _nonneg_float(beta, "beta", True), _nonneg_float(sigma, "sigma")
-    L = _positive_int(L, "L")
+    L = check_int(L, "L")
     m, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
     return float(pn @ expit(2 * m[None, :] + log_ratio[:, None]) @ wg)
 
@@ -412,7 +406,7 @@ def constructed_error(lam: float, beta: float, sigma: float, L: int) -> float:
     half. Tends to :func:`error_floor` as ``lam -> inf``."""
     lam = _nonneg_float(lam, "lam")
     beta, sigma = _nonneg_float(beta, "beta", True), _nonneg_float(sigma, "sigma", True)
-    L = _positive_int(L, "L")
+    L = check_int(L, "L")
     _, _, log_ratio, pn = _quadrature(lam, beta, sigma, L)
     if lam == 0:
         wrong = (log_ratio < 0) + 0.5 * (log_ratio == 0)
@@ -498,7 +492,7 @@ def expected_block_gradient(beta: float, L: int, K: int) -> float:
     ``t_k^T (.) v_k`` and ``v_k^T (.) v_k`` at ``W = 0`` with the MLP of the construction,
     ``beta^3 (1 - 1/L) / (4K)`` (eq-mc-expected-gradient, ``sigma_y -> 0``)."""
     beta = _nonneg_float(beta, "beta", positive=True)
-    L, K = _positive_int(L, "L"), _positive_int(K, "K")
+    L, K = check_int(L, "L"), check_int(K, "K")
     return beta**3 * (1 - 1 / L) / (4 * K)
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .training import TrainHistory, train
+from .validation import check_int
 
 __all__ = [
     "MaskedLinearLM",
@@ -32,14 +33,6 @@ __all__ = [
     "model_perplexity",
     "ngram_perplexity",
 ]
-
-
-def _pos_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
 
 
 def _tokens(tokens: object, name: str = "tokens") -> Tensor:
@@ -58,9 +51,9 @@ class MaskedLinearLM(nn.Module):
 
     def __init__(self, vocab_size: int, seq_len: int, d: int, *, mlp: bool = False) -> None:
         super().__init__()
-        self.vocab_size = _pos_int(vocab_size, "vocab_size")
-        self.seq_len = _pos_int(seq_len, "seq_len")
-        self.d = _pos_int(d, "d")
+        self.vocab_size = check_int(vocab_size, "vocab_size")
+        self.seq_len = check_int(seq_len, "seq_len")
+        self.d = check_int(d, "d")
         self.mlp = bool(mlp)
         td = self.seq_len * self.d
         self.embed = nn.Embedding(self.vocab_size, self.d)
@@ -91,7 +84,7 @@ def effective_parameters(seq_len: int, d: int, vocab_size: int, *, mlp: bool = F
     ``T(T+1)/2 d^2`` (causal blocks) ``+ T d`` (bias) ``+ V d`` (embedding)
     ``+ V d + V`` (unembedding) ``[+ d^2 + d]`` (shared MLP layer).
     """
-    t, d, v = _pos_int(seq_len, "seq_len"), _pos_int(d, "d"), _pos_int(vocab_size, "vocab_size")
+    t, d, v = check_int(seq_len, "seq_len"), check_int(d, "d"), check_int(vocab_size, "vocab_size")
     return t * (t + 1) // 2 * d * d + t * d + v * d + v * d + v + (d * d + d if mlp else 0)
 
 
@@ -122,10 +115,10 @@ def train_next_token(
     (the CoT and answer, not the prompt).
     """
     tokens = _tokens(tokens)
-    start = _pos_int(start, "start")
+    start = check_int(start, "start")
     if start >= tokens.shape[1]:
         raise ValueError(f"start must be below the sequence length {tokens.shape[1]}, got {start}")
-    batch_size = _pos_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     m = tokens.shape[0]
 
     def batch(_: int) -> Tensor:
@@ -179,7 +172,7 @@ def sample_rollout(
 
 def _rollout(model: nn.Module, prompt: Tensor, length: int, pick: Callable) -> Tensor:
     prompt = _tokens(prompt, "prompt")
-    length = _pos_int(length, "length")
+    length = check_int(length, "length")
     seq = prompt
     for _ in range(length):
         nxt = pick(model(seq)[:, -1])
@@ -207,7 +200,7 @@ def ngram_perplexity(
 ) -> float:
     """Perplexity of an add-``alpha`` unigram (``order=1``) or bigram (``order=2``) model,
     fitted on the id stream ``train_ids``, on positions 1..n-1 of ``eval_rows``, eq-nt-ppl."""
-    v = _pos_int(vocab_size, "vocab_size")
+    v = check_int(vocab_size, "vocab_size")
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     if not alpha > 0:

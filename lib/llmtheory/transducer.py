@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .validation import check_int
+
 __all__ = [
     "Transducer",
     "state_count",
@@ -27,17 +29,9 @@ __all__ = [
 ]
 
 
-def _pos_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
-
-
 def state_count(vocab_size: int, window: int) -> int:
     """``|Q| = sum_{i=0}^{c} |V|^i``, the number of window contents (eq-fst-states)."""
-    v, c = _pos_int(vocab_size, "vocab_size"), _pos_int(window, "window")
+    v, c = check_int(vocab_size, "vocab_size"), check_int(window, "window")
     return sum(v**i for i in range(c + 1))
 
 
@@ -86,7 +80,7 @@ def extract_transducer(model: nn.Module, vocab_size: int, window: int) -> Transd
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    v, c = _pos_int(vocab_size, "vocab_size"), _pos_int(window, "window")
+    v, c = check_int(vocab_size, "vocab_size"), check_int(window, "window")
     off = _offsets(v, c)
     n_states = int(off[-1])
     next_state = np.empty((n_states, v), dtype=np.int64)
@@ -124,7 +118,7 @@ def run_windowed_model(model: nn.Module, streams: np.ndarray, window: int) -> np
     streams = np.asarray(streams)
     if streams.ndim != 2:
         raise ValueError("streams must be a 2-D array (one stream per row)")
-    c = _pos_int(window, "window")
+    c = check_int(window, "window")
     return np.stack(
         [
             _last_argmax(model, streams[:, max(0, t + 1 - c) : t + 1])
@@ -137,7 +131,7 @@ def run_windowed_model(model: nn.Module, streams: np.ndarray, window: int) -> np
 def window_codes(x: np.ndarray, window: int) -> np.ndarray:
     """Base-2 code of the last ``window`` bits of each row of ``x``: what a window sees."""
     x = np.asarray(x)
-    c = _pos_int(window, "window")
+    c = check_int(window, "window")
     if x.ndim != 2 or x.shape[1] < c:
         raise ValueError(f"x must be a 2-D array of bits with at least {c} columns")
     return x[:, -c:] @ 2 ** np.arange(c - 1, -1, -1)

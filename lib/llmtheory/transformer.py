@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .validation import check_int
+
 __all__ = [
     "ACTIVATIONS",
     "NORMS",
@@ -43,14 +45,6 @@ ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
 NORMS = ("pre", "none")
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
-
-
 def activation_fn(name: str):
     """Return the activation function called ``name`` (one of :data:`ACTIVATIONS`)."""
     if name not in ACTIVATIONS:
@@ -60,7 +54,7 @@ def activation_fn(name: str):
 
 def causal_mask(n: int, device: torch.device | str | None = None) -> Tensor:
     """Boolean ``(n, n)`` mask, ``True`` on and below the diagonal: token ``i`` sees ``j <= i``."""
-    n = _positive_int(n, "n")
+    n = check_int(n, "n")
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
@@ -87,8 +81,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, bias: bool = True) -> None:
         super().__init__()
-        d_model = _positive_int(d_model, "d_model")
-        n_heads = _positive_int(n_heads, "n_heads")
+        d_model = check_int(d_model, "d_model")
+        n_heads = check_int(n_heads, "n_heads")
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         if not isinstance(bias, bool):
@@ -148,8 +142,8 @@ class MLP(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, activation: str = "relu") -> None:
         super().__init__()
-        d_model = _positive_int(d_model, "d_model")
-        d_ff = _positive_int(d_ff, "d_ff")
+        d_model = check_int(d_model, "d_model")
+        d_ff = check_int(d_ff, "d_ff")
         self.activation = activation
         self.act = activation_fn(activation)
         self.fc1 = nn.Linear(d_model, d_ff)
@@ -208,27 +202,27 @@ class Transformer(nn.Module):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        n_layers = _positive_int(n_layers, "n_layers")
+        n_layers = check_int(n_layers, "n_layers")
         if (d_in is None) == (vocab_size is None):
             raise ValueError("give exactly one of d_in (real-valued inputs) or vocab_size")
         if not isinstance(causal, bool):
             raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        self.d_model, self.causal, self.norm = _positive_int(d_model, "d_model"), causal, norm
+        self.d_model, self.causal, self.norm = check_int(d_model, "d_model"), causal, norm
         if d_in is not None:
-            self.embed: nn.Module = nn.Linear(_positive_int(d_in, "d_in"), d_model)
+            self.embed: nn.Module = nn.Linear(check_int(d_in, "d_in"), d_model)
         else:
-            self.embed = nn.Embedding(_positive_int(vocab_size, "vocab_size"), d_model)
+            self.embed = nn.Embedding(check_int(vocab_size, "vocab_size"), d_model)
         self.d_in, self.vocab_size = d_in, vocab_size
-        self.max_len = None if max_len is None else _positive_int(max_len, "max_len")
+        self.max_len = None if max_len is None else check_int(max_len, "max_len")
         self.pos = None if max_len is None else nn.Parameter(0.02 * torch.randn(max_len, d_model))
         self.blocks = nn.ModuleList(
             Block(d_model, n_heads, d_ff, norm, activation) for _ in range(n_layers)
         )
         self.ln_f = nn.LayerNorm(d_model) if norm == "pre" else nn.Identity()
         n_out = d_out if d_out is not None else vocab_size
-        self.d_out = None if n_out is None else _positive_int(n_out, "d_out")
+        self.d_out = None if n_out is None else check_int(n_out, "d_out")
         self.readout = nn.Identity() if n_out is None else nn.Linear(d_model, n_out)
 
     def embed_inputs(self, x: Tensor) -> Tensor:
