@@ -8,14 +8,22 @@ model and many more steps, streaming fresh training pairs every step (the paper 
     python scripts/run_next_token_full_scale.py --digits 2 3 --d 64 --steps 20000
 
 For every (digits, format) it prints the held-out per-token teacher-forced accuracy of
-the answer digits and the greedy-rollout exact match.
+the answer digits and the greedy-rollout exact match; with ``--out`` it also writes them,
+with the configuration and the device, to a JSON file (rewritten after every run). Chapter 7
+plots the file shipped in ``book/part4_next_token/results/``, made with
+
+    python scripts/run_next_token_full_scale.py --digits 2 3 4 --steps 4000 \\
+        --out book/part4_next_token/results/multiplication_full_scale.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,12 +105,25 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="write the results to this JSON file")
     args = parser.parse_args()
     device = get_device()
     print(f"device {device}; d={args.d}, steps={args.steps}, batch={args.batch}")
+    report = {
+        "script": "scripts/run_next_token_full_scale.py",
+        "config": {k: v for k, v in vars(args).items() if k != "out"},
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "rows": [],
+    }
     for k in args.digits:
         for fmt in args.formats:
             r = run(k, fmt, args, device)
+            report["rows"].append({"digits": k, "format": fmt, **r})
+            if args.out is not None:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(report, indent=1) + "\n")
             print(
                 f"{k} digits, {fmt:>7}: T={r['T']:4d}, effective params {r['params']:,}, "
                 f"answer-token acc {r['answer_token_acc']:.3f}, exact match "
