@@ -7,11 +7,13 @@ forward pass, a backward pass and an Adam update. Rounds alternate between the t
 that load on a shared machine affects both alike; the median over rounds is reported.
 
 Run from the repository root: ``python benchmarks/transformer_throughput.py``. Writes
-``book/back/benchmarks/transformer_throughput.json``.
+``transformer_throughput.json`` into ``--out`` (default ``book/back/benchmarks/``, the committed
+record).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import time
@@ -28,7 +30,7 @@ from llmtheory.transformer import Transformer, causal_mask
 D_MODEL, N_HEADS, N_LAYERS, D_FF = 64, 2, 2, 256
 BATCH, SEQ, D_IN, D_OUT = 64, 21, 7, 1
 ROUNDS, STEPS_PER_ROUND, WARMUP = 7, 20, 10
-OUT = Path(__file__).resolve().parents[1] / "book" / "back" / "benchmarks"
+RECORD = Path(__file__).resolve().parents[1] / "book" / "back" / "benchmarks"
 
 
 class TorchEncoderModel(nn.Module):
@@ -71,7 +73,7 @@ def steps_per_second(step, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main() -> dict:
+def main(out: Path = RECORD) -> dict:
     set_threads(1)
     seed_everything(0)
     x = torch.randn(BATCH, SEQ, D_IN)
@@ -119,10 +121,12 @@ def main() -> dict:
             f"{row['ms_per_step_median']:8.2f}"
         )
     print(result["notes"])
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "transformer_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "transformer_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RECORD, help="folder for the JSON file")
+    main(parser.parse_args().out)

@@ -14,6 +14,10 @@ plots the file shipped in ``book/part4_next_token/results/``, made with
 
     python scripts/run_next_token_full_scale.py --digits 2 3 4 --steps 4000 \\
         --out book/part4_next_token/results/multiplication_full_scale.json
+
+Writing that file also records its SHA-256 and size in the manifest
+``lib/llmtheory/data/shipped.json`` (``llmtheory.resources.record_shipped``), against which
+the chapter's ``llmtheory.resources.shipped_path`` verifies it.
 """
 
 from __future__ import annotations
@@ -38,8 +42,12 @@ from llmtheory.next_token import (
     teacher_forced_accuracy,
     token_loss,
 )
+from llmtheory.resources import record_shipped
 from llmtheory.seeding import seed_everything
 from llmtheory.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = "book/part4_next_token/results/multiplication_full_scale.json"
 
 
 def pairs(
@@ -124,6 +132,8 @@ def main() -> None:
             if args.out is not None:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(report, indent=1) + "\n")
+                if args.out.resolve() == (ROOT / SHIPPED).resolve():
+                    record_shipped(args.out, root=ROOT)
             print(
                 f"{k} digits, {fmt:>7}: T={r['T']:4d}, effective params {r['params']:,}, "
                 f"answer-token acc {r['answer_token_acc']:.3f}, exact match "

@@ -10,8 +10,9 @@ on a CPU expect hours. A GPU run does not reproduce the file bit for bit (the ch
 guards the shipped file against corruption), but it reproduces the error curve.
 
 Uses llmtheory.device.get_device(), so a GPU is used when there is one. Writes
-book/part1_universal_approximation/weights/icl_transformer.pt and its .sha256 file, which
-the chapter verifies before loading.
+book/part1_universal_approximation/weights/icl_transformer.pt and records its SHA-256 and
+size in the manifest lib/llmtheory/data/shipped.json (llmtheory.resources.record_shipped),
+against which the chapter's llmtheory.resources.shipped_path verifies it before loading.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from llmtheory.device import get_device
 from llmtheory.icl import (
+    ICL_WEIGHTS,
     example_query_predict,
     least_squares_prefix,
     make_icl_transformer,
@@ -31,10 +33,11 @@ from llmtheory.icl import (
     sample_linear_regression,
     save_icl_transformer,
 )
+from llmtheory.resources import MANIFEST_RELPATH, record_shipped
 from llmtheory.seeding import seed_everything
 from llmtheory.training import train
 
-OUT = Path(__file__).resolve().parents[1] / "book/part1_universal_approximation/weights"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -50,7 +53,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=OUT / "icl_transformer.pt")
+    parser.add_argument("--out", type=Path, default=ROOT / ICL_WEIGHTS)
     args = parser.parse_args()
 
     rng = seed_everything(args.seed)
@@ -101,6 +104,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     digest = save_icl_transformer(model, config, args.out)
     print(f"wrote {args.out} (sha256 {digest})")
+    if args.out.resolve() == (ROOT / ICL_WEIGHTS).resolve():
+        record_shipped(args.out, root=ROOT)
+        print(f"recorded it in {MANIFEST_RELPATH}")
 
 
 if __name__ == "__main__":

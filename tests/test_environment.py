@@ -20,17 +20,6 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 ENVIRONMENT = yaml.safe_load((ROOT / "environment.yml").read_text())
-COLAB_CELL = """# Colab has no checkout of the book: install its library from the repository.
-# Everywhere else (Binder, a local clone, the book build) this cell does nothing.
-import sys
-
-if "google.colab" in sys.modules:
-    import subprocess
-
-    repository = "git+https://github.com/llmtheory/executable-theories"
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--no-deps", repository], check=True)
-    subprocess.run([*pip, "myst-nb"], check=True)"""
 
 
 def toc_files() -> list[str]:
@@ -85,7 +74,24 @@ def test_binder_provides_every_runtime_dependency():
     pip_names = {Requirement(r).name for r in _pip_section() if not r.startswith("-")}
     for requirement in PYPROJECT["project"]["dependencies"]:
         assert Requirement(requirement).name in conda_names | pip_names, requirement
-    assert "myst-nb" in pip_names, "chapters import myst_nb.glue"
+    assert "myst-nb" not in pip_names, "chapters need no part of the book build"
+
+
+def test_binder_renders_myst_like_make_lab():
+    """JupyterLab and jupyterlab-myst: the same pins in Binder as in `make lab`."""
+    book = {
+        Requirement(r).name: Requirement(r)
+        for r in PYPROJECT["project"]["optional-dependencies"]["book"]
+    }
+    conda = {
+        MatchSpec(d).name.normalized: MatchSpec(d)
+        for d in ENVIRONMENT["dependencies"]
+        if isinstance(d, str)
+    }
+    for name in ("jupyterlab", "jupyterlab-myst"):
+        pinned = str(book[name].specifier)
+        assert pinned.startswith("=="), f"{name} is pinned in pyproject.toml"
+        assert str(conda[name].version) in (pinned[2:], pinned), f"{name} differs in Binder"
 
 
 def test_postbuild_installs_the_library():
@@ -128,7 +134,7 @@ def test_config_enables_math_proofs_exercises_and_launch_buttons():
     assert {"sphinx_proof", "sphinx_exercise"} <= set(CONFIG["sphinx"]["extra_extensions"])
     assert CONFIG["bibtex_bibfiles"] == ["references.bib"]
     assert {".*", "**/.*", ".venv", "_build"} <= set(CONFIG["exclude_patterns"])
-    assert CONFIG["execute"]["execute_notebooks"] == "force"
+    assert CONFIG["execute"]["execute_notebooks"] == "inline", "{eval} needs inline execution"
     assert CONFIG["launch_buttons"]["binderhub_url"] and CONFIG["launch_buttons"]["colab_url"]
     assert CONFIG["launch_buttons"]["notebook_interface"] == "jupyterlab"
     assert CONFIG["sphinx"]["config"]["mathjax_path"] == "mathjax/tex-mml-chtml.js"
@@ -181,12 +187,13 @@ def test_notebook_is_committed_without_outputs(path):
 def test_chapter_follows_the_conventions(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code[0].source == COLAB_CELL, "first code cell must be the Colab cell"
-    assert "remove-cell" in code[0].metadata.get("tags", [])
-    text = "\n".join(c.source for c in nb.cells)
-    assert re.search(r"^\(ch-[a-z0-9-]+\)=\s*\n# ", text, re.M), (
-        "a (ch-label)= line before the title"
+    assert nb.cells[0].cell_type == "markdown", "the title comes first, before any code"
+    assert re.match(r"\(ch-[a-z0-9-]+\)=\s*\n# ", nb.cells[0].source), (
+        "the first cell is a (ch-label)= line and the title"
     )
+    text = "\n".join(c.source for c in nb.cells)
+    assert "google.colab" not in text, "the Colab cell belongs to the plain editions only"
+    assert "myst_nb" not in text and "{glue" not in text, "numbers in prose are {eval} expressions"
     assert "seed_everything(" in text and "set_threads(1)" in text
     assert re.search(r"\bcheck\(", text), "a chapter asserts its claims with check()"
     assert "{exercise}" in text and "{solution-start}" in text

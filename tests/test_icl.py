@@ -141,7 +141,8 @@ def test_save_and_load_verify_the_checksum(tmp_path):
     path = tmp_path / "m.pt"
     digest = save_icl_transformer(model, {"d": D, "d_model": 8, "n_layers": 1, "d_ff": 16}, path)
     assert len(digest) == 64
-    loaded, config = load_icl_transformer(path)
+    assert not path.with_name("m.pt.sha256").exists()  # the digest is returned, not written
+    loaded, config = load_icl_transformer(path, sha256=digest)
     x, y, _ = _task(n=3)
     torch.testing.assert_close(
         example_query_predict(loaded, x.float(), y.float()),
@@ -150,7 +151,7 @@ def test_save_and_load_verify_the_checksum(tmp_path):
     assert config["d"] == D
     path.write_bytes(path.read_bytes() + b"0")
     with pytest.raises(ValueError, match="checksum"):
-        load_icl_transformer(path)
+        load_icl_transformer(path, sha256=digest)
     with pytest.raises(ValueError, match="config"):
         save_icl_transformer(model, {}, path)
 

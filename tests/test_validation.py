@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llmtheory.validation import check_int
+from llmtheory.validation import check_choice, check_int
 
 
 def test_accepts_python_and_numpy_integers():
@@ -21,3 +21,19 @@ def test_accepts_python_and_numpy_integers():
 def test_rejects_with_a_message_naming_the_parameter(value, error, message):
     with pytest.raises(error, match=message):
         check_int(value, "n")
+
+
+def test_check_choice_returns_a_listed_string():
+    assert check_choice("b", "mode", ("a", "b")) == "b"
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (1, TypeError, "mode must be a str, got int"),
+        ("c", ValueError, r"mode must be one of \('a', 'b'\), got 'c'"),
+    ],
+)
+def test_check_choice_rejects_with_a_message_naming_the_parameter(value, error, message):
+    with pytest.raises(error, match=message):
+        check_choice(value, "mode", ("a", "b"))

@@ -12,17 +12,18 @@ examples ``0, ..., k-1`` only and predicts ``y[:, k]`` from ``x[:, k]``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .resources import sha256_file
 from .transformer import Transformer
 from .validation import check_int
 
 __all__ = [
+    "ICL_WEIGHTS",
     "LinearSelfAttention",
     "averaging_prefix",
     "best_gd_eta",
@@ -46,6 +47,10 @@ __all__ = [
 ]
 
 _X_DISTS = ("uniform", "gaussian")
+
+ICL_WEIGHTS = "book/part1_universal_approximation/weights/icl_transformer.pt"
+"""Repository path of the shipped weights (``scripts/train_icl_transformer.py`` writes them):
+pass it to :func:`llmtheory.resources.shipped_path` for a verified local copy."""
 
 
 def _tensor(value: object, name: str, ndim: int) -> torch.Tensor:
@@ -457,17 +462,13 @@ def make_icl_transformer(
     return Transformer(d_model, n_heads, n_layers, d_ff, d_in=d + 2, d_out=1, causal=False)
 
 
-def sha256_file(path: str) -> str:
-    """The SHA-256 hex digest of a file's bytes (``path`` may also be a ``pathlib.Path``)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def save_icl_transformer(model: Transformer, config: dict, path: str) -> str:
-    """Save ``model``'s weights (float32, CPU) and ``config`` to ``path``.
+    """Save ``model``'s weights (float32, CPU) and ``config`` to ``path``; return its SHA-256.
 
     ``config`` holds the keyword arguments of :func:`make_icl_transformer` (``d`` included)
-    and any metadata. Writes the SHA-256 digest to ``path + ".sha256"`` and returns it;
-    ``path`` may also be a ``pathlib.Path``.
+    and any metadata; ``path`` may also be a ``pathlib.Path``. Pass the returned digest to
+    :func:`load_icl_transformer` to verify the file, or, for the shipped weights, record it
+    in the manifest with :func:`llmtheory.resources.record_shipped`.
     """
     if not isinstance(model, Transformer):
         raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
@@ -476,29 +477,29 @@ def save_icl_transformer(model: Transformer, config: dict, path: str) -> str:
     path = Path(path)
     state = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
     torch.save({"config": config, "state_dict": state}, path)
-    digest = sha256_file(path)
-    Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
-    return digest
+    return sha256_file(path)
 
 
 def load_icl_transformer(
-    path: str, *, device: torch.device | str | None = None
+    path: str, *, device: torch.device | str | None = None, sha256: str | None = None
 ) -> tuple[Transformer, dict]:
-    """Load weights saved by :func:`save_icl_transformer`, verifying the SHA-256 first.
+    """Load weights saved by :func:`save_icl_transformer`.
 
-    ``path`` may also be a ``pathlib.Path``. Returns the model in eval mode on ``device``
-    (default CPU) and the saved configuration.
+    ``path`` may also be a ``pathlib.Path``; for the shipped weights use
+    ``shipped_path(ICL_WEIGHTS)`` (:func:`llmtheory.resources.shipped_path`), which verifies
+    them against the manifest. Returns the model in eval mode on ``device`` (default CPU)
+    and the saved configuration.
 
     Raises
     ------
     ValueError
-        When the file's digest differs from the one in ``path + ".sha256"``.
+        When ``sha256`` is given and differs from the file's digest (checked before loading).
     """
     path = Path(path)
-    expected = Path(f"{path}.sha256").read_text().split()[0]
-    actual = sha256_file(path)
-    if actual != expected:
-        raise ValueError(f"checksum mismatch for {path}: expected {expected}, got {actual}")
+    if sha256 is not None:
+        actual = sha256_file(path)
+        if actual != sha256.lower():
+            raise ValueError(f"checksum mismatch for {path}: expected {sha256}, got {actual}")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     config = blob["config"]
     arch = ("d_model", "n_heads", "n_layers", "d_ff")

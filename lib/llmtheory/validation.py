@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from numbers import Integral
 
-__all__ = ["check_int"]
+__all__ = ["check_choice", "check_int"]
 
 
 def check_int(value: object, name: str, minimum: int = 1) -> int:
@@ -22,3 +23,20 @@ def check_int(value: object, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return int(value)
+
+
+def check_choice(value: object, name: str, choices: Collection[str]) -> str:
+    """Return ``value`` if it is one of the strings ``choices``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a ``str``; the message names the parameter ``name``.
+    ValueError
+        If ``value`` is not in ``choices``; the message names the parameter and lists them.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value

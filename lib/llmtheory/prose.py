@@ -1,0 +1,57 @@
+"""Numbers a chapter quotes in its prose.
+
+A chapter's text quotes computed numbers with MyST's inline expressions, ``{eval}`name```. The
+book build evaluates them in the chapter's kernel (myst-nb's inline execution), JupyterLab
+evaluates them with jupyterlab-myst once the cells have run, and the plain-notebook editions carry
+the values of the build. An expression shows the ``repr`` of its value, so a number is wrapped in
+:class:`Quoted`, whose ``repr`` is the number formatted as the sentence needs it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+__all__ = ["Quoted", "quote"]
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """A value and the format specification the prose shows it with."""
+
+    value: object
+    spec: str = ""
+
+    def __repr__(self) -> str:
+        return format(self.value, self.spec)
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+def quote(value: object, spec: str = "") -> Quoted:
+    """Wrap ``value`` for an inline ``{eval}`` expression, formatted with ``spec``.
+
+    Parameters
+    ----------
+    value : float, int or str
+        A real number (numpy scalars and 0-d arrays included) or a string.
+    spec : str
+        A format specification of Python's ``format``, for example ``".3f"`` or ``","``.
+
+    Examples
+    --------
+    >>> quote(0.12345, ".3f")
+    0.123
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"spec must be a format specification string, got {type(spec).__name__}")
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if not isinstance(value, numbers.Real | str) or isinstance(value, bool):
+        raise TypeError(f"value must be a real number or a string, got {type(value).__name__}")
+    try:
+        format(value, spec)
+    except ValueError as error:
+        raise ValueError(f"spec {spec!r} cannot format {value!r}: {error}") from None
+    return Quoted(value, spec)

@@ -1,0 +1,117 @@
+"""The plain-notebook editions (``make notebooks``) read correctly in any front end.
+
+Each edition is rendered with nbconvert's plain HTML exporter, which knows nothing of MyST, as
+Colab, the classic Notebook or VS Code would show it; no raw MyST may remain in its text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parents[2]
+EDITIONS = ROOT / "_build" / "notebooks"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+SOURCES = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+RAW_MYST = [
+    "{prf:",
+    "```{",
+    "{glue",
+    "{eval}",
+    "{eq}",
+    "{ref}",
+    "{numref}",
+    "{cite",
+    "{doc}",
+    "{exercise",
+    "{solution",
+    ":label:",
+    ":class:",
+]
+LABEL_LINE = re.compile(r"^\s*\([\w-]+\)=\s*$", re.M)
+
+
+def edition(source: Path) -> Path:
+    return EDITIONS / source.relative_to(ROOT)
+
+
+def rendered_text(path: Path) -> str:
+    """The text of the markdown cells as nbconvert's plain (classic) HTML template shows it."""
+    nb = nbformat.read(path, 4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "markdown"]
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def markdown_of(path: Path) -> str:
+    nb = nbformat.read(path, 4)
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def editions_exist():
+    assert EDITIONS.is_dir(), f"{EDITIONS} is missing: run `make notebooks`"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_edition_renders_without_raw_myst(source):
+    path = edition(source)
+    assert path.is_file(), f"no plain edition of {source.relative_to(ROOT)}"
+    text = rendered_text(path)
+    found = [f for f in RAW_MYST if f in text]
+    found += [m.group(0).strip() for m in LABEL_LINE.finditer(markdown_of(path))]
+    assert not found, f"raw MyST in {path.relative_to(ROOT)}: {found}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_edition_keeps_code_equations_and_numbers(source):
+    """Same code cells; every labelled equation numbered; every quoted number filled in."""
+    src = nbformat.read(source, 4)
+    nb = nbformat.read(edition(source), 4)
+    src_code = [c.source.strip() for c in src.cells if c.cell_type == "code"]
+    ed_code = [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+    colab = [c for c in ed_code if "google.colab" in c]
+    assert [c for c in ed_code if "google.colab" not in c] == src_code
+    assert len(colab) == (1 if src_code else 0)
+    source_text = "\n".join(c.source for c in src.cells if c.cell_type == "markdown")
+    labelled = len(re.findall(r"```\{math\}\s*\n:label:|\$\$\s*\(eq-[\w-]+\)", source_text))
+    assert len(re.findall(r"\\tag\{\d+\}", markdown_of(edition(source)))) >= labelled
+    assert "quoted[" not in markdown_of(edition(source))
+
+
+def test_colab_cell_installs_the_library_pinned_from_the_configured_repository():
+    url = CONFIG["repository"]["url"].rstrip("/")
+    chapter = edition(ROOT / "book/part3_emergence/05_emergence_density_evolution.ipynb")
+    nb = nbformat.read(chapter, 4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("# ")
+    cell = nb.cells[1].source
+    match = re.search(r'"llmtheory @ git\+(\S+)@([0-9a-f]{40}|[\w.-]+)"', cell)
+    assert match and match.group(1) == url, cell
+    assert "--no-deps" in cell and "myst" not in cell, "Colab installs only the book's library"
+
+
+def test_citations_read_as_author_and_year():
+    text = markdown_of(edition(ROOT / "book/part3_emergence/06_emergence_beyond.ipynb"))
+    assert "[]" not in text
+    assert re.search(r"Liao\D{0,40}20\d\d", text), "a citation as author and year"
+
+
+def test_colab_button_opens_the_plain_edition():
+    page = ROOT / "_build/html/book/part3_emergence/05_emergence_density_evolution.html"
+    assert page.is_file(), "build the book first (make html)"
+    org, repo = CONFIG["repository"]["url"].rstrip("/").split("github.com/")[-1].split("/")[:2]
+    branch = CONFIG["sphinx"]["config"]["editions_branch"]
+    links = re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page.read_text())
+    expected = (
+        f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/"
+        "book/part3_emergence/05_emergence_density_evolution.ipynb"
+    )
+    assert links == [expected], links
+    assert edition(ROOT / "book/part3_emergence/05_emergence_density_evolution.ipynb").is_file()
