@@ -9,7 +9,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MATHJAX := _vendor/mathjax/tex-mml-chtml.js
-CHROMIUM := /usr/bin/chromium
+# Debian's chromium (installed below when missing and run as root); elsewhere, e.g. Ubuntu's snap:
+# make test CHROMIUM=/snap/bin/chromium. The browser tests read it from the environment.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 LINTED := lib tests book benchmarks scripts
 # torch comes first, from TORCH_INDEX (PyTorch's CPU wheels by default; a GPU build with e.g.
@@ -25,7 +28,7 @@ BENCH_RECORD := book/back/benchmarks
 # Builds, tests and benchmarks run quietly (no progress bars) on one thread per chapter.
 QUIET := LLMTHEORY_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help setup book html notebooks test lint unit nbval bench bench-record budget browser assignments lab strip clean distclean
+.PHONY: help setup book html notebooks publish-notebooks test lint unit nbval bench bench-record budget browser assignments lab strip clean distclean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +36,8 @@ help:  ## List the targets.
 setup: $(STAMP) $(MATHJAX)  ## Create .venv, install lib/ and the toolchain, vendor MathJax.
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON) is older): make ... PYTHON=python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@test -n '$(TORCH_PIN)' || { echo 'no "torch==VERSION" in pyproject.toml' >&2; exit 1; }
@@ -52,6 +57,7 @@ $(MATHJAX): package.json package-lock.json
 	cp node_modules/mathjax/LICENSE _vendor/mathjax/
 
 $(CHROMIUM):
+	@test "$$(id -u)" = 0 || { echo "$(CHROMIUM) is missing: install Chromium, or set CHROMIUM=<path>" >&2; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 book: setup  ## Set everything up, execute every chapter and build the HTML book into _build/html.
@@ -63,9 +69,14 @@ html:
 
 notebooks: setup  ## Plain-notebook editions for Colab and other front ends, into _build/notebooks.
 	@# sphinx-tojupyter reads the doctrees of the HTML build (chapters executed once, not again).
-	test -f _build/.doctrees/environment.pickle || $(MAKE) --no-print-directory html
+	test -f _build/html/index.html || $(MAKE) --no-print-directory html
+	@# From scratch, so that no edition keeps numbers from an earlier build; the doctrees are reused.
+	rm -rf _build/jupyter
 	$(QUIET) $(BIN)/jupyter-book build . --builder custom --custom-builder jupyter -W -n --keep-going
-	$(BIN)/python scripts/make_notebooks.py --source _build/jupyter --out _build/notebooks
+	$(BIN)/python scripts/make_notebooks.py --source _build/jupyter --html _build/html --out _build/notebooks
+
+publish-notebooks: notebooks  ## Commit the plain editions to the branch the Colab buttons open (then git push).
+	$(BIN)/python scripts/publish_notebooks.py
 
 lint: $(STAMP)  ## ruff (lint and format) over lib, tests, notebooks and scripts.
 	$(BIN)/ruff check $(LINTED)

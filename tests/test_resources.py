@@ -101,6 +101,22 @@ def test_walks_up_from_the_working_directory_without_an_editable_install(tmp_pat
     assert resources.repository_root() is None
 
 
+def test_finds_a_copy_beside_the_notebook_without_a_checkout(tmp_path, monkeypatch, cache):
+    """A chapter's course edition carries weights/... beside it: found offline, and verified."""
+    monkeypatch.setattr(resources, "repository_root", lambda: None)
+    beside = tmp_path / "weights" / Path(ICL_WEIGHTS).name
+    beside.parent.mkdir()
+    shutil.copyfile(ROOT / ICL_WEIGHTS, beside)
+    monkeypatch.chdir(tmp_path)
+    assert shipped_path(ICL_WEIGHTS) == beside
+    assert _files(cache) == []
+    with pytest.raises(ShippedFileNotFoundError):
+        shipped_path(RESULTS)  # not beside: no checkout, nothing cached, no address
+    beside.write_bytes(b"damaged")
+    with pytest.raises(ChecksumMismatchError, match="Copy it again"):
+        shipped_path(ICL_WEIGHTS)
+
+
 def test_a_changed_file_in_the_checkout_is_an_error(tmp_path, monkeypatch, cache):
     (tmp_path / RESULTS).parent.mkdir(parents=True)
     (tmp_path / RESULTS).write_bytes((ROOT / RESULTS).read_bytes().replace(b"0", b"1", 1))

@@ -1,10 +1,11 @@
 """Numbers a chapter quotes in its prose.
 
-A chapter's text quotes computed numbers with MyST's inline expressions, ``{eval}`name```. The
-book build evaluates them in the chapter's kernel (myst-nb's inline execution), JupyterLab
-evaluates them with jupyterlab-myst once the cells have run, and the plain-notebook editions carry
-the values of the build. An expression shows the ``repr`` of its value, so a number is wrapped in
-:class:`Quoted`, whose ``repr`` is the number formatted as the sentence needs it.
+A chapter's text quotes computed numbers with MyST's inline expressions (the ``eval`` role,
+applied to ``quoted["name"]``). The book build evaluates them in the chapter's kernel (myst-nb's
+inline execution), JupyterLab evaluates them with jupyterlab-myst once the cells have run, and
+the plain-notebook editions carry the values of the build. An expression shows the ``repr`` of
+its value, so a number is wrapped in :class:`Quoted`, whose ``repr`` is the number formatted as
+the sentence needs it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Quoted:
 
 
 def quote(value: object, spec: str = "") -> Quoted:
-    """Wrap ``value`` for an inline ``{eval}`` expression, formatted with ``spec``.
+    """Wrap ``value`` for an inline expression of the prose, formatted with ``spec``.
 
     Parameters
     ----------

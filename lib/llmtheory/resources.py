@@ -8,8 +8,11 @@ such file's repository-relative path to its SHA-256 and size in bytes;
 1. the checkout of the repository: the folder holding this package when it is an editable
    install from a clone, else the first folder above the working directory that holds
    ``_config.yml`` and ``book/``;
-2. the cache ``$LLMTHEORY_CACHE`` (default ``~/.cache/llmtheory``), holding earlier downloads;
-3. a download into the cache from the commit the package was installed from (Colab installs
+2. beside the notebook: the file's path below its part's folder, under the working directory
+   (``weights/icl_transformer.pt`` for ``book/part1_universal_approximation/weights/...``),
+   where the course kit's editions of a chapter (``make assignments``) carry it;
+3. the cache ``$LLMTHEORY_CACHE`` (default ``~/.cache/llmtheory``), holding earlier downloads;
+4. a download into the cache from the commit the package was installed from (Colab installs
    it with ``pip install "llmtheory @ git+https://github.com/ORG/REPO@COMMIT"``), or from the
    base URL in ``$LLMTHEORY_REPOSITORY_RAW``.
 
@@ -30,7 +33,7 @@ import urllib.parse
 import urllib.request
 from importlib import metadata
 from importlib import resources as package_files
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from .validation import check_choice
@@ -238,6 +241,21 @@ def _from_checkout(relpath: str, entry: dict) -> Path | None:
     return path
 
 
+def _beside_notebook(relpath: str, entry: dict) -> Path | None:
+    """The verified copy beside the notebook (see the module's list), or ``None``."""
+    parts = PurePosixPath(relpath).parts
+    path = Path.cwd().joinpath(*parts[2:]) if len(parts) > 2 else None
+    if path is None or not path.is_file():
+        return None
+    problem = _mismatch(path, entry)
+    if problem is not None:
+        raise ChecksumMismatchError(
+            f"{path} differs from the manifest {MANIFEST_RELPATH}: {problem}. Copy it again from "
+            "the edition of the chapter it came with, or delete it to fetch the right one."
+        )
+    return path
+
+
 def _missing_message(relpath: str) -> str:
     return (
         f"{relpath} is not in a checkout of the book's repository nor in the cache "
@@ -315,22 +333,22 @@ def shipped_path(relpath: str, *, search_checkout: bool = True) -> Path:
         The file's path relative to the repository root, as listed by :func:`known_paths`,
         e.g. ``"book/part4_next_token/results/multiplication_full_scale.json"``.
     search_checkout
-        Look in the checkout first (see :func:`repository_root`). ``False`` goes straight to
-        the cache and the download, as in Colab.
+        Look in the checkout (see :func:`repository_root`), then beside the notebook, first.
+        ``False`` goes straight to the cache and the download, as in Colab.
 
     Returns
     -------
     pathlib.Path
-        The file in the checkout, or in the cache (downloaded there if needed), whose size
-        and SHA-256 match the manifest.
+        The file in the checkout, beside the notebook, or in the cache (downloaded there if
+        needed), whose size and SHA-256 match the manifest.
 
     Raises
     ------
     ValueError
         If ``relpath`` is not in the manifest.
     ChecksumMismatchError
-        If the checkout's file or the download differs from the manifest (a failed download
-        leaves nothing in the cache).
+        If the checkout's file, the copy beside the notebook or the download differs from the
+        manifest (a failed download leaves nothing in the cache).
     DownloadError
         If the download fails: no network, or the server does not serve the file.
     ShippedFileNotFoundError
@@ -340,7 +358,7 @@ def shipped_path(relpath: str, *, search_checkout: bool = True) -> Path:
     relpath = check_choice(relpath, "relpath", sorted(entries))
     entry = entries[relpath]
     if search_checkout:
-        found = _from_checkout(relpath, entry)
+        found = _from_checkout(relpath, entry) or _beside_notebook(relpath, entry)
         if found is not None:
             return found
     cached = cache_dir() / entry["sha256"] / Path(relpath).name

@@ -18,10 +18,17 @@ from nbconvert import HTMLExporter
 ROOT = Path(__file__).resolve().parents[2]
 EDITIONS = ROOT / "_build" / "notebooks"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-SOURCES = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+SOURCES = sorted(
+    p
+    for p in (ROOT / "book").rglob("*")
+    if p.suffix in {".ipynb", ".md"} and ".ipynb_checkpoints" not in p.parts
+)
+NOTEBOOKS = [p for p in SOURCES if p.suffix == ".ipynb"]
+BIB_KEYS = set(re.findall(r"@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text()))
 RAW_MYST = [
     "{prf:",
     "```{",
+    ":::{",
     "{glue",
     "{eval}",
     "{eq}",
@@ -38,7 +45,7 @@ LABEL_LINE = re.compile(r"^\s*\([\w-]+\)=\s*$", re.M)
 
 
 def edition(source: Path) -> Path:
-    return EDITIONS / source.relative_to(ROOT)
+    return EDITIONS / source.relative_to(ROOT).with_suffix(".ipynb")
 
 
 def rendered_text(path: Path) -> str:
@@ -70,7 +77,7 @@ def test_edition_renders_without_raw_myst(source):
     assert not found, f"raw MyST in {path.relative_to(ROOT)}: {found}"
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
 def test_edition_keeps_code_equations_and_numbers(source):
     """Same code cells; every labelled equation numbered; every quoted number filled in."""
     src = nbformat.read(source, 4)
@@ -119,3 +126,40 @@ def test_colab_button_opens_the_plain_edition():
     )
     assert links == [expected], links
     assert edition(ROOT / "book/part3_emergence/05_emergence_density_evolution.ipynb").is_file()
+
+
+def equation_tags(text: str) -> dict[str, str]:
+    """Equation label -> the number its ``\\tag`` shows, in an edition's markdown."""
+    pattern = r"<a id='equation-([^']*)'></a>\s*\$\$.*?\\tag\{(\d+)\}"
+    return dict(re.findall(pattern, text, flags=re.S))
+
+
+def html_equation_numbers(page: Path) -> dict[str, str]:
+    pattern = r'id="equation-([^"]+)"[^>]*>\s*<span class="eqno">\((\d+)\)'
+    return dict(re.findall(pattern, page.read_text()))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_numbers_and_links_agree_with_the_html_book(source):
+    """Every equation reference shows the number of its equation, as the HTML book does."""
+    text = markdown_of(edition(source))
+    tags = equation_tags(text)
+    page = (ROOT / "_build/html" / source.relative_to(ROOT)).with_suffix(".html")
+    assert tags == {k: v for k, v in html_equation_numbers(page).items() if k in tags}
+    for number, label in re.findall(r"\[\((\d+)\)\]\(#equation-([^)]+)\)", text):
+        assert tags.get(label) == number, (
+            f"({number}) links to equation {label} ({tags.get(label)})"
+        )
+    anchors = set(re.findall(r"<a id='([^']*)'></a>", text))
+    dead = [t for t in re.findall(r"\]\(#([^)\s]+)\)", text) if t not in anchors]
+    assert not dead, f"links to anchors the edition lacks: {dead}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_edition_reads_like_a_plain_notebook(source):
+    """One title, inline math without inner spaces, citations as author-year (not keys)."""
+    text = markdown_of(edition(source))
+    assert len(re.findall(r"^# ", text, re.M)) == 1, "one top-level heading: the title"
+    inline = re.split(r"(?<!\\)\$", re.sub(r"\$\$.*?\$\$", "", text, flags=re.S))[1::2]
+    assert all(m == m.strip() for m in inline), "inline math as $x$, not $ x $"
+    assert not {k for k in BIB_KEYS if re.search(rf"\b{re.escape(k)}\b", text)}
