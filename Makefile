@@ -28,7 +28,7 @@ BENCH_RECORD := book/back/benchmarks
 # Builds, tests and benchmarks run quietly (no progress bars) on one thread per chapter.
 QUIET := LLMTHEORY_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help setup book html notebooks publish-notebooks test lint unit nbval bench bench-record budget browser assignments lab strip clean distclean
+.PHONY: help setup book html notebooks publish-notebooks test lint unit nbval bench bench-record budget browser assignments grade lab strip clean distclean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,8 +100,13 @@ budget: $(STAMP)  ## Fail when a chapter in _build/benchmarks/ exceeds 3 min on 
 browser: $(STAMP) $(CHROMIUM)  ## Open every built page in headless Chromium: math typeset, figures, no errors.
 	$(QUIET) $(BIN)/pytest tests/book/test_html.py -q -p no:cacheprovider
 
-assignments: $(STAMP)  ## Student (solutions removed) and instructor notebooks into _build/assignments.
-	$(BIN)/python scripts/make_assignments.py --out _build/assignments
+assignments: notebooks  ## Course kit (Otter-Grader): student/instructor editions, autograders in _build/assignments.
+	$(BIN)/python scripts/make_assignments.py --editions _build/notebooks --out _build/assignments
+
+grade: $(STAMP)  ## Grade SUBMISSIONS=<folder of notebooks> (otter run, no Docker): _build/grades/gradebook.csv, feedback/.
+	@test -n '$(SUBMISSIONS)' || { echo 'usage: make grade SUBMISSIONS=<folder of student notebooks>' >&2; exit 1; }
+	test -d _build/assignments/autograder || $(MAKE) --no-print-directory assignments
+	$(QUIET) $(BIN)/python scripts/grade.py '$(SUBMISSIONS)' --autograders _build/assignments/autograder --out _build/grades
 
 test: setup $(CHROMIUM)  ## The whole gate: lint, lib tests, nbval, budgets, book build (-W), editions, browsers.
 	$(MAKE) --no-print-directory lint

@@ -23,6 +23,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -176,9 +177,7 @@ def failed_tests(test_file) -> str:
             case = result.test_case
             kind = "hidden" if case.hidden else "public"
             error = [x for x in (result.message or "").strip().splitlines() if x.strip()]
-            lines.append(
-                f"{case.name} ({kind}, {case.points:g} pt): {error[-1] if error else ''}"
-            )
+            lines.append(f"{case.name} ({kind}, {case.points:g} pt): {error[-1] if error else ''}")
     return "\n".join(lines)
 
 
@@ -327,6 +326,8 @@ def grade_folder(
     submissions: Path, graders: dict[str, Path], out: Path, jobs: int = 2
 ) -> list[Graded]:
     """Grade a folder of notebooks and write the gradebook and the feedback into ``out``."""
+    for stale in ("feedback", "runs"):  # of an earlier folder of submissions
+        shutil.rmtree(out / stale, ignore_errors=True)
     found, unmatched = find_submissions(submissions, list(graders))
     for path in unmatched:
         print(f"skipped {path}: its name holds no chapter name ({', '.join(graders)})")

@@ -7,16 +7,21 @@ tests (cells tagged ``exercise-test``, with ``exercise_test`` metadata; see CONT
 "Exercises that grade themselves"). From the two, this script writes one Otter Assign *master
 notebook* per chapter and runs ``otter assign`` on it, which writes
 
-- ``student/<chapter>/``: the statements, one answer cell ``ex_slug_name = ...`` and one free-text
-  cell per exercise, ``grader.check("ex-slug-name")`` cells running the public tests in
-  ``tests/``, no solution;
+- ``student/<chapter>/`` (and ``student/<chapter>.zip`` to hand out): the statements, one answer
+  cell ``ex_slug_name = ...`` and one free-text cell per exercise, ``grader.check("ex-slug-name")``
+  cells running the public tests in ``tests/``, no solution;
 - ``instructor/<chapter>/``: the same with the solutions, and every test (public and hidden);
 - ``autograder/<chapter>.zip``: what ``otter run`` (``make grade``) grades a submission with;
 - ``masters/<chapter>/``: the master notebooks, Otter Assign's input.
 
-Files the chapter reads (``llmtheory.resources.shipped_path``) are copied into each folder, where
-``shipped_path`` finds them beside the notebook. A chapter whose exercises do not follow the
-convention gets no assignment: the script says why and exits with status 1.
+Otter's own machinery removes the solutions: each exercise's solution cells become one answer cell
+whose prompt (``ex_slug_name = ...``) replaces the solution code in the student edition, the
+solution prose is a solution block it drops, and the test cells become Otter's exception-based
+tests (the cell's code in a function of the names it reads, so a failed ``assert`` shows its
+message). Files the chapter's part ships (``llmtheory.resources.shipped_path``) are copied into
+each folder, where ``shipped_path`` finds them beside the notebook. The Colab cell is left out:
+the editions need their folder. A chapter whose exercises do not follow the convention gets no
+assignment: the script says why and exits with status 1.
 
 Usage: ``python scripts/make_assignments.py [--editions DIR] [--out DIR] [CHAPTER.ipynb ...]``
 (defaults: ``_build/notebooks``, ``_build/assignments``, every chapter with exercises).
@@ -237,70 +242,101 @@ def heading(cell: NotebookNode) -> str | None:
     return first if HEADING.match(first) else None
 
 
-def split_edition(chapter: Chapter, edition: NotebookNode, solution_flags: list[bool]) -> None:
-    """Sort the edition's cells into plain cells and exercises (statement, solution prose, code)."""
-    labels = [e.label for e in chapter.exercises]
-    current: Exercise | None = None
-    in_solution = False
-    code_index = 0
-    for cell in edition.cells:
+class EditionWalk:
+    """A walk through the plain edition that sorts its cells into plain cells and exercises.
+
+    An exercise starts at an "Exercise N" heading (the N-th heading is the chapter's N-th
+    exercise: the book numbers exercises across chapters); its solution runs from the "Solution
+    to" heading to the next heading, and takes the code cells that the chapter tags ``solution``.
+    """
+
+    def __init__(self, chapter: Chapter, solution_flags: list[bool]) -> None:
+        self.chapter = chapter
+        self.flags = iter(solution_flags)
+        self.current: Exercise | None = None
+        self.in_solution = False
+        self.seen = 0
+
+    def take(self, cell: NotebookNode) -> None:
+        """Sort one cell of the edition, in order."""
         title = heading(cell)
-        if title is not None:
-            in_solution = False
-            number = EXERCISE_HEADING.match(title)
-            solution = SOLUTION_HEADING.match(title)
-            if number:
-                current = exercise_numbered(chapter, int(number.group(1)))
-                if current is not None:
-                    current.statement.append(cell)
-                    chapter.cells.append(current)
-                continue
-            if solution and current is not None:
-                in_solution = True
-                if solution.group(2) != current.label:
-                    chapter.problems.append(f"`{title}` follows the statement of {current.label}")
-                current.prose.append(cell)
-                continue
-            current = None
-        if cell.cell_type == "code" and COLAB_MARK not in cell.source:
-            is_solution = solution_flags[code_index]
-            code_index += 1
-            if is_solution or in_solution:
-                if current is None:
-                    chapter.problems.append(
-                        f"a solution cell lies outside any exercise: {cell.source[:60]!r}"
-                    )
-                elif not is_solution:
-                    chapter.problems.append(
-                        f"a code cell in the solution of {current.label} is not tagged "
-                        f"`{SOLUTION_TAG}`: {cell.source[:60]!r}"
-                    )
-                else:
-                    current.code.append(cell.source)
-                continue
-        if current is not None and in_solution:
-            current.prose.append(cell)
-        elif current is not None and cell.cell_type == "markdown":
-            current.statement.append(cell)
+        if title is not None and self.take_heading(cell, title):
+            return
+        if cell.cell_type == "code" and COLAB_MARK not in cell.source and self.take_code(cell):
+            return
+        if self.current is not None and self.in_solution:
+            self.current.prose.append(cell)
+        elif self.current is not None and cell.cell_type == "markdown":
+            self.current.statement.append(cell)
         else:
-            chapter.cells.append(cell)
+            self.chapter.cells.append(cell)
+
+    def take_heading(self, cell: NotebookNode, title: str) -> bool:
+        """Open an exercise or its solution; any other heading closes the exercise."""
+        self.in_solution = False
+        solution = SOLUTION_HEADING.match(title)
+        if EXERCISE_HEADING.match(title):
+            self.seen += 1
+            self.current = next_exercise(self.chapter, self.seen, title)
+            if self.current is not None:
+                self.current.statement.append(cell)
+                self.chapter.cells.append(self.current)
+            return self.current is not None
+        if solution and self.current is not None:
+            self.in_solution = True
+            if solution.group(2) != self.current.label:
+                problem = f"`{title}` follows the statement of {self.current.label}"
+                self.chapter.problems.append(problem)
+            self.current.prose.append(cell)
+            return True
+        self.current = None
+        return False
+
+    def take_code(self, cell: NotebookNode) -> bool:
+        """A solution cell joins its exercise; other code cells are the chapter's."""
+        is_solution = next(self.flags)
+        if not (is_solution or self.in_solution):
+            return False
+        start = repr(cell.source[:60])
+        if self.current is None:
+            self.chapter.problems.append(f"a solution cell lies outside any exercise: {start}")
+        elif not is_solution:
+            self.chapter.problems.append(
+                f"a code cell in the solution of {self.current.label} is not tagged "
+                f"`{SOLUTION_TAG}`: {start}"
+            )
+        else:
+            self.current.code.append(cell.source)
+        return True
+
+
+def split_edition(chapter: Chapter, edition: NotebookNode, solution_flags: list[bool]) -> None:
+    """Sort the edition's cells into the chapter's plain cells and its exercises."""
+    walk = EditionWalk(chapter, solution_flags)
+    for cell in edition.cells:
+        walk.take(cell)
     found = [e.label for e in chapter.cells if isinstance(e, Exercise)]
+    labels = [e.label for e in chapter.exercises]
     if found != labels:
-        chapter.problems.append(
-            f"the plain edition shows the exercises {found}, the chapter {labels}"
-        )
+        problem = f"the plain edition shows the exercises {found}, the chapter {labels}"
+        chapter.problems.append(problem)
 
 
-def exercise_numbered(chapter: Chapter, number: int) -> Exercise | None:
-    """The chapter's exercise with the given number (1-based), or ``None`` with a problem noted."""
-    if 1 <= number <= len(chapter.exercises):
-        return chapter.exercises[number - 1]
-    chapter.problems.append(f"the plain edition has an Exercise {number}, the chapter does not")
-    return None
+def next_exercise(chapter: Chapter, seen: int, title: str) -> Exercise | None:
+    """The chapter's ``seen``-th exercise, or ``None`` with a problem noted."""
+    if seen > len(chapter.exercises):
+        chapter.problems.append(f"the plain edition has more exercises than the chapter: `{title}`")
+        return None
+    exercise = chapter.exercises[seen - 1]
+    anchor = re.search(r"<a id='([\w-]+)'>", title)
+    if anchor and anchor.group(1) != exercise.label:
+        problem = f"`{title}` is exercise {seen} of the edition, not {exercise.label}"
+        chapter.problems.append(problem)
+    return exercise
 
 
-def convention_problems(chapter: Chapter) -> list[str]:
-    """What keeps the chapter's exercises from being graded (CONTRIBUTING.md's convention)."""
+def test_problems(chapter: Chapter) -> list[str]:
+    """What the chapter's tests lack: a public and a hidden test per exercise, a wrong answer."""
     problems = []
     for exercise in chapter.exercises:
         public = [t for t in exercise.tests if not t.hidden]
@@ -310,16 +346,22 @@ def convention_problems(chapter: Chapter) -> list[str]:
                 f"{exercise.label or 'an unlabelled exercise'} needs at least one public and one "
                 f"hidden `{TEST_TAG}` cell (has {len(public)} public, {len(hidden)} hidden)"
             )
+    public_wrong = [t.wrong for e in chapter.exercises for t in e.tests if not t.hidden]
+    if chapter.exercises and not any(public_wrong):
+        problems.append('no public test lists a plausible "wrong" answer')
+    return problems
+
+
+def solution_problems(chapter: Chapter) -> list[str]:
+    """What the chapter's solutions lack: code that assigns the answer variable."""
+    problems = []
+    for exercise in chapter.exercises:
         if not exercise.code:
             problems.append(f"{exercise.label} has no solution code cell (tag `{SOLUTION_TAG}`)")
         elif not assigns(exercise.variable, exercise.code):
             problems.append(
                 f"the solution of {exercise.label} does not assign `{exercise.variable}`"
             )
-    if chapter.exercises and not any(
-        t.wrong for e in chapter.exercises for t in e.tests if not t.hidden
-    ):
-        problems.append('no public test lists a plausible "wrong" answer')
     return problems
 
 
@@ -338,14 +380,8 @@ def assigns(variable: str, code: list[str]) -> bool:
     return False
 
 
-def read_chapter(source: Path, editions: Path = EDITIONS) -> Chapter:
-    """Parse a chapter and its plain edition; ``problems`` says what keeps it from being graded."""
-    chapter = Chapter(source=source, edition=edition_of(source, editions))
-    src = nbformat.read(source, as_version=4)
-    labels = exercise_labels(src)
-    chapter.exercises = [Exercise(label) for label in labels]
-    if "" in labels:
-        chapter.problems.append("an {exercise} has no :label:")
+def attach_tests(chapter: Chapter, src: NotebookNode) -> None:
+    """Give each exercise the test cells that name it, in order."""
     by_label = {e.label: e for e in chapter.exercises}
     for cell in src.cells:
         if cell.cell_type == "code" and TEST_TAG in tags(cell):
@@ -355,23 +391,36 @@ def read_chapter(source: Path, editions: Path = EDITIONS) -> Chapter:
                 chapter.problems.append(f"a test cell names the unknown exercise {test.exercise!r}")
             elif test is not None:
                 by_label[test.exercise].tests.append(test)
+
+
+def read_edition(chapter: Chapter, src: NotebookNode) -> None:
+    """Sort the plain edition's cells, which must hold the chapter's code."""
     if not chapter.edition.is_file():
         chapter.problems.append(f"no plain edition {chapter.edition}: run `make notebooks`")
-        return chapter
+        return
     edition = nbformat.read(chapter.edition, as_version=4)
     if not code_cells_match(src, edition):
         chapter.problems.append(
             f"the plain edition {chapter.edition} is stale (its code differs from the chapter's): "
             "run `make notebooks`"
         )
-        return chapter
-    flags = [
-        SOLUTION_TAG in tags(c)
-        for c in src.cells
-        if c.cell_type == "code" and REMOVE_TAG not in tags(c)
-    ]
-    split_edition(chapter, edition, flags)
-    chapter.problems += convention_problems(chapter)
+        return
+    kept = [c for c in src.cells if c.cell_type == "code" and REMOVE_TAG not in tags(c)]
+    split_edition(chapter, edition, [SOLUTION_TAG in tags(c) for c in kept])
+    chapter.problems += solution_problems(chapter)
+
+
+def read_chapter(source: Path, editions: Path = EDITIONS) -> Chapter:
+    """Parse a chapter and its plain edition; ``problems`` says what keeps it from being graded."""
+    chapter = Chapter(source=source, edition=edition_of(source, editions))
+    src = nbformat.read(source, as_version=4)
+    labels = exercise_labels(src)
+    chapter.exercises = [Exercise(label) for label in labels]
+    if "" in labels:
+        chapter.problems.append("an {exercise} has no :label:")
+    attach_tests(chapter, src)
+    chapter.problems += test_problems(chapter)
+    read_edition(chapter, src)
     return chapter
 
 
@@ -400,7 +449,7 @@ def assignment_config(chapter: Chapter) -> str:
         "show_question_points": True,
         "run_tests": False,
         "tests": {"files": True, "ok_format": False},
-        "generate": {"show_stdout": True},
+        "generate": True,
         "files": folders,
     }
     return "# ASSIGNMENT CONFIG\n" + "\n".join(f"{k}: {json.dumps(v)}" for k, v in config.items())
@@ -447,7 +496,10 @@ def master_notebook(chapter: Chapter) -> NotebookNode:
     nb = nbformat.v4.new_notebook(metadata=edition.metadata)
     nb.cells.append(new_raw_cell(assignment_config(chapter)))
     for item in chapter.cells:
-        nb.cells += question_cells(item) if isinstance(item, Exercise) else [item]
+        if isinstance(item, Exercise):
+            nb.cells += question_cells(item)
+        elif COLAB_MARK not in item.source:  # the editions need a folder: Colab cannot run them
+            nb.cells.append(item)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -493,6 +545,7 @@ def arrange(chapter: Chapter, result: Path, out: Path) -> dict[str, Path]:
     (zipped,) = (result / "autograder").glob(f"{chapter.name}-autograder_*.zip")
     shutil.move(zipped, paths["autograder"])
     shutil.copytree(result / "student", paths["student"])
+    shutil.make_archive(str(paths["student"]), "zip", paths["student"].parent, chapter.name)
     shutil.copytree(
         result / "autograder",
         paths["instructor"],
@@ -523,6 +576,7 @@ def build(
         for folder in ("student", "instructor", "masters"):
             shutil.rmtree(out / folder / chapter.name, ignore_errors=True)
         (out / "autograder" / f"{chapter.name}.zip").unlink(missing_ok=True)
+        (out / "student" / f"{chapter.name}.zip").unlink(missing_ok=True)
         if not chapter.problems:
             build_chapter(chapter, out)
     return chapters

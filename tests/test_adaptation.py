@@ -109,7 +109,7 @@ def test_bad_arguments() -> None:
         feature_matrix(np.ones((3, 2)), np.ones((4, 2)), np.ones(3))
     with pytest.raises(ValueError, match="tol"):
         numerical_rank(np.eye(3), tol=0.0)
-    with pytest.raises(ValueError, match="agree"):
+    with pytest.raises(ValueError, match="W must have shape"):
         saliency(np.ones(3), np.ones((4, 2)), np.ones(3))
     with pytest.raises(ValueError, match="keep"):
         select_columns(np.ones(3), 4, 3)

@@ -276,14 +276,14 @@ def test_semantic_code_and_lexicon():
         (lambda: em.de_e1(1.0, [1.0, 0.0]), ValueError, "degree >= 1"),
         (lambda: em.de_e1(1.0, X3, K=0), ValueError, "K must be at least 1"),
         (lambda: em.de_e1(1.0, X3, K=1.5), TypeError, "K must be an int"),
-        (lambda: em.de_e1(1.0, X3, phi=1.5), ValueError, "phi must lie"),
-        (lambda: em.de_e1(1.0, X3, phi=0.0), ValueError, "phi must be positive"),
+        (lambda: em.de_e1(1.0, X3, phi=1.5), ValueError, "phi must be a number in"),
+        (lambda: em.de_e1(1.0, X3, phi=0.0), ValueError, "phi must be a number in"),
         (lambda: em.de_e2(0.0, X3), ValueError, "R must be positive"),
         (lambda: em.threshold_e1([0.5, 0.6]), ValueError, "must sum to 1"),
         (lambda: em.sample_e1(0, 1.0, X3, np.random.default_rng()), ValueError, "n_skills"),
-        (lambda: em.sample_e1(10, -1.0, X3, np.random.default_rng()), ValueError, "R must lie"),
+        (lambda: em.sample_e1(10, -1.0, X3, np.random.default_rng()), ValueError, "R must be a number > 0"),
         (lambda: em.sample_e2(10, 1.0, X3, 0), TypeError, "rng must be"),
-        (lambda: em.sample_e1(2, 1.0, X3, np.random.default_rng()), ValueError, "distinct"),
+        (lambda: em.sample_e1(2, 1.0, X3, np.random.default_rng()), ValueError, "multi-edges"),
         (lambda: em.peel("graph"), TypeError, "graph must be"),
         (
             lambda: em.peel(em.sample_e1(5, 1, X3, np.random.default_rng()), phi=0.5),
@@ -293,9 +293,9 @@ def test_semantic_code_and_lexicon():
         (lambda: em.success_probability(-1.0), ValueError, "rho"),
         (lambda: em.testing_error(1.5, X3), ValueError, "u must lie"),
         (lambda: em.fit_power_law([1, 2], [1, -1]), ValueError, "positive"),
-        (lambda: em.fit_power_law([1], [1]), ValueError, "length"),
+        (lambda: em.fit_power_law([1], [1]), ValueError, "at least 2"),
         (lambda: em.semantic_code_bits(3, 4), ValueError, "k must not exceed"),
-        (lambda: em.poisson_degrees(0.0), ValueError, "mean must be positive"),
+        (lambda: em.poisson_degrees(0.0), ValueError, "mean must be a number > 0"),
         (lambda: em.de_e1_trajectory(1.0, X3, -1), ValueError, "iterations"),
         (lambda: em.association_giant_theory(X3, X3, 1.5), ValueError, "occupied"),
     ],
@@ -309,7 +309,7 @@ def test_bad_masks():
     g = em.sample_e1(10, 1.0, X3, np.random.default_rng(0))
     with pytest.raises(ValueError, match="learnable"):
         em.peel(g, learnable=np.ones(3, dtype=bool))
-    with pytest.raises(ValueError, match="learned"):
+    with pytest.raises(TypeError, match="learned must be a boolean array"):
         em.association_giant_fraction(g, np.ones(10))
 
 

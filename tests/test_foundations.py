@@ -127,7 +127,7 @@ def test_train_only_given_parameters():
     ("kwargs", "error"),
     [
         ({"steps": 0}, ValueError),
-        ({"steps": 2.0}, ValueError),
+        ({"steps": 2.0}, TypeError),
         ({"lr": 0.0}, ValueError),
         ({"optimizer": "lbfgs"}, ValueError),
         ({"schedule": "step"}, ValueError),

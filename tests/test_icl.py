@@ -211,14 +211,14 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="eta"):
         lsa_construction(D, "big", N)
     with pytest.raises(ValueError, match="n_context"):
-        lsa_forward(torch.zeros(1, 3, D + 1), **lsa_construction(D, 0.1, 2), n_context=4)
+        lsa_forward(torch.zeros(1, 3, D + 1, dtype=torch.float64), **lsa_construction(D, 0.1, 2), n_context=4)
     with pytest.raises(ValueError, match="W_V"):
         weights = lsa_construction(D, 0.1, 2)
         weights["W_V"] = torch.zeros(2, 2)
-        lsa_forward(torch.zeros(1, 3, D + 1), **weights, n_context=2)
+        lsa_forward(torch.zeros(1, 3, D + 1, dtype=torch.float64), **weights, n_context=2)
     with pytest.raises(ValueError, match="y_query"):
         best_gd_eta(x[:, :N], y[:, :N], x[:, N], y[:2, N])
-    with pytest.raises(TypeError, match="callables"):
+    with pytest.raises(TypeError, match="predict_a must be callable"):
         sensitivity_cosine(1, 2, x[:, :N], y[:, :N], x[:, N])
     with pytest.raises(ValueError, match="init_scale"):
         LinearSelfAttention(D, init_scale=0.0, generator=g)

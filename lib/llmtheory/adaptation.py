@@ -17,7 +17,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .validation import check_int
+from .validation import (
+    check_array,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_scalar,
+    check_tensor,
+)
 
 __all__ = [
     "LoRALinear",
@@ -49,16 +57,16 @@ class LoRALinear(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
+        check_instance(base, "base", nn.Linear, "a torch.nn.Linear")
         r = check_int(r, "r")
         if r > min(base.in_features, base.out_features):
             raise ValueError(
-                f"r must not exceed min(in, out) = {min(base.in_features, base.out_features)}"
+                f"r must not exceed min(in, out) = {min(base.in_features, base.out_features)}, "
+                f"got {r}"
             )
         alpha = float(r) if alpha is None else alpha
-        if not alpha > 0:
-            raise ValueError(f"alpha must be positive, got {alpha}")
+        alpha = check_scalar(alpha, "alpha", minimum=0.0, include_min=False)
+        generator = check_generator(generator, "generator", kind="torch", allow_none=True)
         self.base, self.r, self.scale = base, r, alpha / r
         for p in base.parameters():
             p.requires_grad_(False)
@@ -69,6 +77,7 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``W_0 x + b + (alpha / r) B A x``."""
+        _features(x, "x", self.base.in_features, self.base.weight.dtype)
         return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
 
     def delta_weight(self) -> Tensor:
@@ -91,12 +100,21 @@ class TeacherTask:
     U: Tensor
     V: Tensor
 
+    def __post_init__(self) -> None:
+        h, d = check_tensor(self.W, "W", ndim=2).shape
+        check_tensor(self.b, "b", shape=(h,))
+        check_tensor(self.a, "a", shape=(h,))
+        rank = check_tensor(self.U, "U", shape=(d, None)).shape[1]
+        check_tensor(self.V, "V", shape=(d, rank))
+
     def f_a(self, x: Tensor) -> Tensor:
         """Task A at inputs ``x`` (m, d)."""
+        _features(x, "x", self.W.shape[1], self.W.dtype)
         return torch.tanh(x @ self.W.T + self.b) @ self.a
 
     def f_b(self, x: Tensor) -> Tensor:
         """Task B: task A after the input map ``I + U V^T``."""
+        _features(x, "x", self.W.shape[1], self.W.dtype)
         return self.f_a(x + (x @ self.V) @ self.U.T)
 
 
@@ -109,8 +127,10 @@ def make_teacher(
     rank = check_int(rank, "rank")
     if rank > d_in:
         raise ValueError(f"rank must not exceed d_in={d_in}, got {rank}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError("generator must be a torch.Generator")
+    scale = check_scalar(scale, "scale")
+    check_generator(generator, "generator", kind="torch")
+    check_memory(4 * (d_hidden * (d_in + 2) + 4 * d_in * rank), f"a teacher with d_in={d_in}, "
+                 f"d_hidden={d_hidden} and rank={rank}")  # fmt: skip
     W = torch.randn(d_hidden, d_in, generator=generator) / math.sqrt(d_in)
     b = 0.1 * torch.randn(d_hidden, generator=generator)
     a = torch.randn(d_hidden, generator=generator) / math.sqrt(d_hidden)
@@ -121,11 +141,23 @@ def make_teacher(
 
 def make_student(d_in: int, width: int) -> nn.Sequential:
     """One-hidden-layer ReLU student ``d_in -> width -> 1`` (``[0]`` is the layer LoRA adapts)."""
+    d_in, width = check_int(d_in, "d_in"), check_int(width, "width")
+    check_memory(4 * width * (d_in + 2), f"a student with d_in={d_in} and width={width}")
     return nn.Sequential(
-        nn.Linear(check_int(d_in, "d_in"), check_int(width, "width")),
+        nn.Linear(d_in, width),
         nn.ReLU(),
         nn.Linear(width, 1),
     )
+
+
+def _features(x: object, name: str, d: int, dtype: torch.dtype) -> Tensor:
+    """A float tensor of ``dtype`` whose last axis has the ``d`` input features."""
+    x = check_tensor(x, name, dtype=dtype, finite=False)
+    if x.ndim == 0 or x.shape[-1] != d:
+        raise ValueError(
+            f"{name} must have {d} features on its last axis, got shape {tuple(x.shape)}"
+        )
+    return x
 
 
 # --- pruning ------------------------------------------------------------------------------
@@ -133,32 +165,27 @@ def make_student(d_in: int, width: int) -> nn.Sequential:
 
 def feature_matrix(x: np.ndarray, W: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Eq. ``eq-prune-features``: ``Phi[i, j] = relu(W_j^T x_i + theta_j)``, shape (m, N)."""
-    x, W = np.asarray(x, dtype=float), np.asarray(W, dtype=float)
-    if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[1]:
+    x, W = check_array(x, "x", ndim=2), check_array(W, "W", ndim=2)
+    if x.shape[1] != W.shape[1]:
         raise ValueError(f"x (m, d) and W (N, d) must agree in d, got {x.shape} and {W.shape}")
-    theta = np.asarray(theta, dtype=float)
-    if theta.shape != (W.shape[0],):
-        raise ValueError(f"theta must have shape ({W.shape[0]},), got {theta.shape}")
+    theta = check_array(theta, "theta", shape=(W.shape[0],))
+    check_memory(8 * x.shape[0] * W.shape[0], f"Phi for x {x.shape} and W {W.shape}")
     return np.maximum(x @ W.T + theta, 0.0)
 
 
 def numerical_rank(Phi: np.ndarray, tol: float = 1e-3) -> int:
     """Number of singular values of ``Phi`` above ``tol`` times the largest one."""
-    Phi = np.asarray(Phi, dtype=float)
-    if Phi.ndim != 2:
-        raise ValueError(f"Phi must be a 2-D array, got shape {Phi.shape}")
-    if not 0 < tol < 1:
-        raise ValueError(f"tol must lie in (0, 1), got {tol}")
+    Phi = check_array(Phi, "Phi", ndim=2)
+    tol = check_scalar(tol, "tol", minimum=0, maximum=1, include_min=False, include_max=False)
     s = np.linalg.svd(Phi, compute_uv=False)
     return int(np.sum(s > tol * s[0]))
 
 
 def saliency(alpha: np.ndarray, W: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Eq. ``eq-prune-saliency``: ``|alpha_j| * ||(W_j, theta_j)||``, the size of term ``j``."""
-    alpha, W = np.asarray(alpha, dtype=float), np.asarray(W, dtype=float)
-    theta = np.asarray(theta, dtype=float)
-    if alpha.shape != theta.shape or W.shape[0] != alpha.size:
-        raise ValueError("alpha (N,), W (N, d) and theta (N,) must agree in N")
+    alpha = check_array(alpha, "alpha", ndim=1)
+    W = check_array(W, "W", shape=(alpha.size, None))
+    theta = check_array(theta, "theta", shape=alpha.shape)
     return np.abs(alpha) * np.sqrt(np.sum(W**2, axis=1) + theta**2)
 
 
@@ -171,20 +198,20 @@ def select_columns(
     if keep > n:
         raise ValueError(f"keep must not exceed n={n}, got {keep}")
     if scores is None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("random selection needs rng, a numpy.random.Generator")
+        rng = check_generator(rng, "rng")
+        check_memory(16 * keep, f"choosing keep={keep} columns")
         return np.sort(rng.choice(n, size=keep, replace=False))
-    scores = np.asarray(scores, dtype=float)
-    if scores.shape != (n,):
-        raise ValueError(f"scores must have shape ({n},), got {scores.shape}")
+    scores = check_array(scores, "scores", shape=(n,))
     return np.sort(np.argsort(-scores, kind="stable")[:keep])
 
 
 def refit_output(Phi: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Eq. ``eq-prune-refit``: least-squares output weights and bias, ``min ||Phi a + c - y||``."""
-    Phi, y = np.asarray(Phi, dtype=float), np.asarray(y, dtype=float)
-    if Phi.ndim != 2 or y.shape != (Phi.shape[0],):
+    Phi = check_array(Phi, "Phi", ndim=2)
+    y = check_array(y, "y", ndim=1)
+    if y.shape != (Phi.shape[0],):
         raise ValueError(f"Phi (m, k) and y (m,) must agree in m, got {Phi.shape} and {y.shape}")
+    check_memory(8 * 3 * y.size * (Phi.shape[1] + 1), f"the least-squares fit of Phi {Phi.shape}")
     F = np.column_stack([Phi, np.ones(len(y))])
     coef = np.linalg.lstsq(F, y, rcond=None)[0]
     return coef[:-1], float(coef[-1])
@@ -195,9 +222,16 @@ def prune_columns(
 ) -> dict[str, float]:
     """Training MSE of the network restricted to the columns ``keep_idx``, without
     compensation (the kept ``alpha_j`` unchanged) and with the least-squares refit."""
-    Phi, alpha = np.asarray(Phi, dtype=float), np.asarray(alpha, dtype=float)
-    if alpha.shape != (Phi.shape[1],):
-        raise ValueError(f"alpha must have shape ({Phi.shape[1]},), got {alpha.shape}")
+    Phi = check_array(Phi, "Phi", ndim=2)
+    alpha = check_array(alpha, "alpha", shape=(Phi.shape[1],))
+    bias = check_scalar(bias, "bias")
+    keep_idx = check_array(keep_idx, "keep_idx", ndim=1, dtype="int")
+    if keep_idx.min() < 0 or keep_idx.max() >= Phi.shape[1]:
+        raise ValueError(
+            f"keep_idx must hold column indices in [0, {Phi.shape[1]}), got values from "
+            f"{keep_idx.min()} to {keep_idx.max()}"
+        )
+    y = check_array(y, "y", shape=(Phi.shape[0],))
     S = Phi[:, keep_idx]
     plain = np.mean((S @ alpha[keep_idx] + bias - y) ** 2)
     a, c = refit_output(S, y)

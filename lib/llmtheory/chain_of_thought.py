@@ -14,6 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import (
+    check_array,
+    check_choice,
+    check_generator,
+    check_int,
+    check_memory,
+    check_scalar,
+)
+
 __all__ = [
     "PARITY_FORMATS",
     "MULT_FORMATS",
@@ -36,18 +45,11 @@ _STAR, _EQ, _PAIR = 10, 11, 12
 _ANSWER_DIGITS = 4
 
 
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return int(value)
+_MAX_DIGITS = 9  # a product of two 9-digit numbers has 18 digits: below 2**63 in int64
 
 
 def _check_format(fmt: object, allowed: tuple[str, ...]) -> str:
-    if fmt not in allowed:
-        raise ValueError(f"fmt must be one of {allowed}, got {fmt!r}")
-    return str(fmt)
+    return check_choice(fmt, "fmt", allowed)
 
 
 def parity_cot_length(support_size: int, fmt: str) -> int:
@@ -56,7 +58,7 @@ def parity_cot_length(support_size: int, fmt: str) -> int:
     ``none``: 1; ``binary``: ``floor(log2 |A|) + 1`` (eq-cot-binary);
     ``unary``: ``|A| + 1``; ``prefix_xor``: ``|A|``.
     """
-    k = _check_int(support_size, "support_size", 1)
+    k = check_int(support_size, "support_size", 1)
     fmt = _check_format(fmt, PARITY_FORMATS)
     return {"none": 1, "binary": k.bit_length(), "unary": k + 1, "prefix_xor": k}[fmt]
 
@@ -69,12 +71,17 @@ def parity_cot(x: np.ndarray, support: np.ndarray, fmt: str) -> np.ndarray:
     * ``unary``: ``z_k = 1[s >= k]`` for ``k = 1..|A|``, then the parity.
     * ``prefix_xor``: ``z_k = x_{a_1} xor ... xor x_{a_k}`` for ``k = 1..|A|``.
     """
-    x = np.asarray(x)
-    if x.ndim != 2 or not np.isin(x, (0, 1)).all():
-        raise ValueError("x must be a 2-D array of 0/1 bits")
-    support = np.asarray(support)
-    if support.ndim != 1 or support.size == 0 or support.min() < 0 or support.max() >= x.shape[1]:
-        raise ValueError("support must be a non-empty 1-D array of column indices of x")
+    x = check_array(x, "x", ndim=2, dtype="numeric", allow_empty=True)
+    if not np.isin(x, (0, 1)).all():
+        raise ValueError("x must be a 2-D array of 0/1 bits, got other values")
+    support = check_array(support, "support", ndim=1, dtype="int")
+    if support.min() < 0 or support.max() >= x.shape[1]:
+        raise ValueError(
+            f"support must hold column indices of x in [0, {x.shape[1]}), got values from "
+            f"{support.min()} to {support.max()}"
+        )
+    if np.unique(support).size != support.size:
+        raise ValueError(f"support must not repeat a column of x, got {support.tolist()}")
     fmt = _check_format(fmt, PARITY_FORMATS)
     bits = x[:, support].astype(np.int64)
     s = bits.sum(axis=1)
@@ -94,10 +101,13 @@ def parity_dataset(
     n_samples: int, n_bits: int, support: np.ndarray, fmt: str, rng: np.random.Generator
 ) -> tuple[np.ndarray, int]:
     """Uniform random bits followed by their CoT: ``(tokens (m, n + T), prompt_len = n)``."""
-    m = _check_int(n_samples, "n_samples", 1)
-    n = _check_int(n_bits, "n_bits", 1)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy Generator (from seed_everything)")
+    m = check_int(n_samples, "n_samples", 1)
+    n = check_int(n_bits, "n_bits", 1)
+    rng = check_generator(rng, "rng")
+    support = check_array(support, "support", ndim=1, dtype="int")
+    fmt = _check_format(fmt, PARITY_FORMATS)
+    width = n + parity_cot_length(support.size, fmt)
+    check_memory(3 * 8 * m * width, f"{m} samples of {width} tokens (n_samples, n_bits)")
     x = rng.integers(0, 2, size=(m, n))
     return np.concatenate([x, parity_cot(x, support, fmt)], axis=1), n
 
@@ -109,9 +119,14 @@ def _digits(v: np.ndarray, width: int) -> np.ndarray:
 
 def decode_digits(digits: np.ndarray) -> np.ndarray:
     """Inverse of the zero-padded digit encoding: rows of digits to integers."""
-    digits = np.asarray(digits)
-    if digits.ndim != 2:
-        raise ValueError("digits must be a 2-D array (one number per row)")
+    digits = check_array(digits, "digits", ndim=2, dtype="integral", allow_empty=True)
+    if digits.shape[1] > 18:
+        raise ValueError(
+            f"digits must have at most 18 columns (an int64 holds 18 decimal digits), "
+            f"got {digits.shape[1]}"
+        )
+    if digits.size and (digits.min() < 0 or digits.max() > 9):
+        raise ValueError("digits must hold decimal digits 0..9")
     return digits @ 10 ** np.arange(digits.shape[1] - 1, -1, -1)
 
 
@@ -128,16 +143,19 @@ def multiplication_cot(a: np.ndarray, b: np.ndarray, fmt: str, n_digits: int = 2
     * ``longer``: the compact chain plus the running sums of the first 2, 3, ...,
       ``n_digits**2 - 1`` products, so that every sum has two operands.
     """
-    k = _check_int(n_digits, "n_digits", 1)
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError("a and b must be 1-D arrays of the same length")
+    k = check_int(n_digits, "n_digits", 1, maximum=_MAX_DIGITS)
+    a = check_array(a, "a", ndim=1, dtype="integral", allow_empty=True)
+    b = check_array(b, "b", ndim=1, dtype="integral", allow_empty=True)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must be 1-D arrays of the same length, got {a.shape}, {b.shape}")
+    a, b = a.astype(np.int64), b.astype(np.int64)
     lo, hi = 10 ** (k - 1), 10**k - 1
     if a.size and (a.min() < lo or a.max() > hi or b.min() < lo or b.max() > hi):
         raise ValueError(f"a and b must be {k}-digit integers in {lo}..{hi}")
     fmt = _check_format(fmt, MULT_FORMATS)
     m, w = a.size, 2 * k
+    width = 4 * k * k * (w + 1) + 2 * k + 2 + w
+    check_memory(4 * 8 * m * width, f"{m} products of {k}-digit operands (a, b, n_digits)")
     prompt = [_digits(a, k), np.full((m, 1), _STAR), _digits(b, k), np.full((m, 1), _EQ)]
     parts = prompt
     ad, bd = _digits(a, k)[:, ::-1], _digits(b, k)[:, ::-1]  # column i: digit of 10^i
@@ -158,10 +176,17 @@ def operand_split(a: np.ndarray, b: np.ndarray, held_out_fraction: float = 0.25)
 
     The split is by operand pair, so no test product is seen in training in any format.
     """
-    if not 0 < held_out_fraction < 1:
-        raise ValueError(f"held_out_fraction must lie in (0, 1), got {held_out_fraction!r}")
-    a = np.asarray(a, dtype=np.uint64)
-    b = np.asarray(b, dtype=np.uint64)
+    held_out_fraction = check_scalar(
+        held_out_fraction, "held_out_fraction", minimum=0, maximum=1, include_min=False,
+        include_max=False,
+    )  # fmt: skip
+    a = check_array(a, "a", dtype="integral", allow_empty=True)
+    b = check_array(b, "b", dtype="integral", allow_empty=True)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    if a.size and (a.min() < 0 or b.min() < 0):
+        raise ValueError("a and b must hold non-negative integers")
+    a, b = a.astype(np.uint64), b.astype(np.uint64)
     h = (a * np.uint64(2654435761) + b * np.uint64(40503) + np.uint64(12345)) % np.uint64(1 << 32)
     h = (h * np.uint64(2246822519)) % np.uint64(1 << 32)
     return h < np.uint64(int(held_out_fraction * (1 << 32)))
@@ -180,14 +205,18 @@ def multiplication_dataset(
     token rows, the held-out mask of :func:`operand_split` and the prompt length
     ``2 n_digits + 2`` (``a * b =``).
     """
-    k = _check_int(n_digits, "n_digits", 1)
+    k = check_int(n_digits, "n_digits", 1, maximum=_MAX_DIGITS)
+    fmt = _check_format(fmt, MULT_FORMATS)
     lo, hi = 10 ** (k - 1), 10**k
     if n_samples is None:
+        check_memory(
+            4 * 8 * (hi - lo) ** 2 * (4 * k * k * (2 * k + 1) + 4 * k + 2),
+            f"all {(hi - lo) ** 2} pairs of {k}-digit operands (n_digits={k}, n_samples=None)",
+        )
         a, b = np.meshgrid(np.arange(lo, hi), np.arange(lo, hi), indexing="ij")
         a, b = a.ravel(), b.ravel()
     else:
-        m = _check_int(n_samples, "n_samples", 1)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("rng must be a numpy Generator when n_samples is given")
+        m = check_int(n_samples, "n_samples", 1)
+        rng = check_generator(rng, "rng")
         a, b = rng.integers(lo, hi, size=m), rng.integers(lo, hi, size=m)
     return multiplication_cot(a, b, fmt, k), operand_split(a, b), 2 * k + 2

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .validation import check_array, check_bool, check_scalar, describe
+
 __all__ = ["CheckResult", "check"]
 
 
@@ -30,11 +32,8 @@ def _fmt(x: float | np.ndarray) -> str:
 
 
 def _as_float_array(x: object, parameter: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{parameter} must be a number or an array of numbers") from exc
-    return arr
+    """``x`` as a non-empty float array of real numbers (NaN and infinities kept)."""
+    return check_array(x, parameter, dtype="float", finite=False)
 
 
 def check(
@@ -79,18 +78,26 @@ def check(
         With the equation label, the values and the tolerance, when the claim fails.
     """
     if not isinstance(name, str) or not name:
-        raise TypeError("name must be a non-empty string")
+        raise TypeError(f"name must be a non-empty string, got {describe(name)}")
     if not isinstance(equation, str) or not equation:
-        raise TypeError("equation must be a non-empty string naming the equation tested")
+        raise TypeError(
+            "equation must be a non-empty string naming the equation tested, "
+            f"got {describe(equation)}"
+        )
+    quiet = check_bool(quiet, "quiet")
     if expected is None and lower is None and upper is None:
         raise ValueError("check needs expected (with rtol/atol) or a lower/upper bound")
-    rtol = _as_float_array(rtol, "rtol")
-    atol = _as_float_array(atol, "atol")
+    rtol = check_array(rtol, "rtol", dtype="float")
+    atol = check_array(atol, "atol", dtype="float")
     for tol_name, tol in (("rtol", rtol), ("atol", atol)):
-        if not np.all(np.isfinite(tol)) or np.any(tol < 0):
-            raise ValueError(f"{tol_name} must be finite and non-negative, got {_fmt(tol)}")
+        if np.any(tol < 0):
+            raise ValueError(f"{tol_name} must be non-negative, got {_fmt(tol)}")
     if expected is not None and not np.any(rtol > 0) and not np.any(atol > 0):
         raise ValueError("a closeness check needs rtol > 0 or atol > 0")
+    if lower is not None:
+        lower = check_scalar(lower, "lower", kind=float)
+    if upper is not None:
+        upper = check_scalar(upper, "upper", kind=float)
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"lower ({lower}) must not exceed upper ({upper})")
 
@@ -100,7 +107,7 @@ def check(
     criteria: list[str] = []
     failures: list[str] = []
     if expected is not None:
-        exp = _as_float_array(expected, "expected")
+        exp = check_array(expected, "expected", dtype="float")
         try:
             err, tol = np.broadcast_arrays(np.abs(val - exp), atol + rtol * np.abs(exp))
         except ValueError as exc:

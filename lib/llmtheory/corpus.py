@@ -16,6 +16,15 @@ from importlib import resources
 
 import numpy as np
 
+from .validation import (
+    check_array,
+    check_generator,
+    check_int,
+    check_memory,
+    check_str_list,
+    describe,
+)
+
 __all__ = [
     "NAMES",
     "WordTokenizer",
@@ -77,10 +86,9 @@ _STORY_RE = _story_regex()
 
 def template_stories(n_stories: int, rng: np.random.Generator) -> list[str]:
     """``n_stories`` random stories from the template grammar (words separated by spaces)."""
-    if isinstance(n_stories, bool) or not isinstance(n_stories, int) or n_stories < 1:
-        raise ValueError(f"n_stories must be a positive int, got {n_stories!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy Generator (from seed_everything)")
+    n_stories = check_int(n_stories, "n_stories")
+    rng = check_generator(rng, "rng")
+    check_memory(600 * n_stories, f"n_stories={n_stories} stories")
     names = list(NAMES)
     stories = []
     for _ in range(n_stories):
@@ -118,7 +126,7 @@ def story_metrics(story: str) -> dict[str, bool]:
     * ``pronouns``: every pronoun has the gender of the first name.
     """
     if not isinstance(story, str):
-        raise TypeError(f"story must be a string, got {type(story).__name__}")
+        raise TypeError(f"story must be a string, got {describe(story)}")
     words = story.replace(PAD, " ").split()
     text = " ".join(words)
     names = [w for w in words if w in NAMES]
@@ -133,20 +141,34 @@ def story_metrics(story: str) -> dict[str, bool]:
     }
 
 
+def _ids(ids: object, vocab_size: int) -> list[int]:
+    """Token ids (any shape, flattened) checked to lie in ``[0, vocab_size)``."""
+    ids = check_array(ids, "ids", dtype="integral", allow_empty=True).ravel()
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(
+            f"ids must lie in [0, {vocab_size}) (the vocabulary), got values from "
+            f"{ids.min()} to {ids.max()}"
+        )
+    return ids.tolist()
+
+
 class WordTokenizer:
     """Whitespace word tokenizer with a fixed vocabulary built from a corpus (id 0 = pad)."""
 
     def __init__(self, texts: list[str]) -> None:
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise ValueError("texts must be a non-empty list of strings")
+        texts = check_str_list(texts, "texts")
         words = sorted({w for t in texts for w in t.split()})
         self.vocab = [PAD, *words]
         self.index = {w: i for i, w in enumerate(self.vocab)}
 
     def encode(self, texts: list[str], length: int) -> np.ndarray:
         """Ids of ``texts``, right-padded (or cut) to ``length``: shape ``(len(texts), length)``."""
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be a positive int, got {length!r}")
+        texts = check_str_list(texts, "texts", allow_empty=True)
+        length = check_int(length, "length")
+        check_memory(8 * len(texts) * length, f"{len(texts)} rows of length={length}")
+        unknown = sorted({w for t in texts for w in t.split()} - self.index.keys())
+        if unknown:
+            raise ValueError(f"texts has words outside the vocabulary: {unknown[:10]}")
         out = np.zeros((len(texts), length), dtype=np.int64)
         for r, t in enumerate(texts):
             ids = [self.index[w] for w in t.split()][:length]
@@ -155,20 +177,25 @@ class WordTokenizer:
 
     def decode(self, ids: np.ndarray) -> str:
         """Words of one id row, padding dropped."""
-        return " ".join(self.vocab[i] for i in np.asarray(ids).ravel() if i != 0)
+        ids = _ids(ids, len(self.vocab))
+        return " ".join(self.vocab[i] for i in ids if i != 0)
 
 
 class CharTokenizer:
     """Character tokenizer over the characters of a text."""
 
     def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text:
-            raise ValueError("text must be a non-empty string")
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a non-empty string, got {describe(text)}")
+        if not text:
+            raise ValueError("text must be a non-empty string, got ''")
         self.vocab = sorted(set(text))
         self.index = {c: i for i, c in enumerate(self.vocab)}
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of the characters of ``text`` (each must be in the vocabulary)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {describe(text)}")
         missing = set(text) - set(self.index)
         if missing:
             raise ValueError(f"text has characters outside the vocabulary: {sorted(missing)}")
@@ -176,7 +203,7 @@ class CharTokenizer:
 
     def decode(self, ids: np.ndarray) -> str:
         """The text of a 1-D id array."""
-        return "".join(self.vocab[i] for i in np.asarray(ids).ravel())
+        return "".join(self.vocab[i] for i in _ids(ids, len(self.vocab)))
 
 
 def load_public_domain_text() -> str:
@@ -186,13 +213,11 @@ def load_public_domain_text() -> str:
 
 def chunk_rows(ids: np.ndarray, length: int, stride: int) -> np.ndarray:
     """Windows ``ids[s : s + length]`` for ``s = 0, stride, 2 stride, ...`` as rows."""
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError("ids must be a 1-D array")
-    for name, v in (("length", length), ("stride", stride)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    ids = check_array(ids, "ids", ndim=1, dtype="numeric", allow_empty=True)
+    length, stride = check_int(length, "length"), check_int(stride, "stride")
     if ids.size < length:
         raise ValueError(f"ids has {ids.size} tokens, fewer than length={length}")
+    n_rows = (ids.size - length) // stride + 1
+    check_memory(16 * n_rows * length, f"{n_rows} windows of length={length} (stride={stride})")
     starts = np.arange(0, ids.size - length + 1, stride)
     return ids[starts[:, None] + np.arange(length)]

@@ -6,9 +6,12 @@ import os
 
 import torch
 
+from .validation import check_choice, check_int
+
 __all__ = ["get_device", "set_threads"]
 
 _DEVICES = ("cpu", "cuda")
+_MAX_THREADS = 4096
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -20,12 +23,10 @@ def get_device(prefer: str | None = None) -> torch.device:
     choice = prefer if prefer is not None else os.environ.get("LLMTHEORY_DEVICE")
     if choice is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(choice, str):
-        raise TypeError(f"prefer must be a string or None, got {type(choice).__name__}")
-    if choice not in _DEVICES:
-        raise ValueError(f"prefer must be one of {_DEVICES}, got {choice!r}")
+    name = "prefer" if prefer is not None else "LLMTHEORY_DEVICE"
+    choice = check_choice(choice, name, _DEVICES)
     if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("prefer='cuda' but no CUDA device is available")
+        raise ValueError(f"{name}='cuda' but no CUDA device is available")
     return torch.device(choice)
 
 
@@ -35,8 +36,5 @@ def set_threads(n: int = 1) -> None:
     Chapters run on one thread: the budgets are stated for one core, and on a loaded
     2-core machine two threads made a small transformer step many times slower.
     """
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    n = check_int(n, "n", maximum=_MAX_THREADS)
     torch.set_num_threads(n)

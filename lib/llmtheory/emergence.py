@@ -13,8 +13,8 @@ Degree distributions are coefficient arrays ``c`` with ``c[k] = P(degree = k)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
@@ -23,7 +23,17 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import gammaincc, gammainccinv, gammaln
 from scipy.stats import poisson
 
-from .validation import check_int
+from .validation import (
+    check_array,
+    check_bool,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_probabilities,
+    check_scalar,
+    describe,
+)
 
 __all__ = [
     "PeelResult",
@@ -57,36 +67,19 @@ __all__ = [
 # ----------------------------------------------------------------------------- validation
 
 
-def _check_real(value: object, name: str, low: float, high: float = np.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (low <= value <= high) or not np.isfinite(value):
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
-    return float(value)
+_MAX_ITERATIONS = 10**6  # a recursion that has not converged in a million steps never will
 
 
 def _check_ratio(R: object) -> np.ndarray:
-    try:
-        arr = np.asarray(R, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError("R must be a positive number or an array of them") from exc
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"R must be positive and finite, got {R!r}")
+    arr = check_array(R, "R")
+    if np.any(arr <= 0):
+        raise ValueError(f"R must be positive, got a minimum of {arr.min():g}")
     return arr
 
 
 def _check_degrees(coeffs: object, name: str) -> np.ndarray:
     """Validate a degree distribution: non-negative coefficients summing to one."""
-    try:
-        c = np.asarray(coeffs, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of probabilities c[k] = P(degree=k)") from exc
-    if c.ndim != 1 or c.size < 2:
-        raise ValueError(f"{name} must be a 1-D array of length >= 2, got shape {c.shape}")
-    if not np.all(np.isfinite(c)) or np.any(c < 0):
-        raise ValueError(f"{name} must hold finite non-negative probabilities")
-    if abs(c.sum() - 1.0) > 1e-9:
-        raise ValueError(f"{name} must sum to 1, got {c.sum():.12g}")
+    c = check_probabilities(coeffs, name, min_size=2, atol=1e-9)
     if c[0] == 1:
         raise ValueError(f"{name} must give positive probability to some degree >= 1")
     return c
@@ -94,10 +87,12 @@ def _check_degrees(coeffs: object, name: str) -> np.ndarray:
 
 def _check_learner(K: object, phi: object) -> tuple[int, float]:
     K = check_int(K, "K", 1)
-    phi = _check_real(phi, "phi", 0.0, 1.0)
-    if phi == 0:
-        raise ValueError("phi must be positive: a learner with phi = 0 never learns")
+    phi = check_scalar(phi, "phi", minimum=0.0, maximum=1.0, include_min=False)
     return K, phi
+
+
+def _check_iterations(iterations: object, minimum: int) -> int:
+    return check_int(iterations, "iterations", minimum, maximum=_MAX_ITERATIONS)
 
 
 # -------------------------------------------------------------------- degree distributions
@@ -106,10 +101,12 @@ def poisson_degrees(mean: float, tail: float = 1e-16) -> np.ndarray:
 
     Degree 0 is kept: with Poisson texts, :math:`R` counts empty texts too.
     """
-    mean = _check_real(mean, "mean", 0.0)
-    if mean == 0:
-        raise ValueError("mean must be positive")
+    mean = check_scalar(mean, "mean", minimum=0.0, include_min=False)
+    tail = check_scalar(
+        tail, "tail", minimum=0.0, maximum=1.0, include_min=False, include_max=False
+    )
     kmax = max(2, int(poisson.isf(tail, mean)) + 1)
+    check_memory(3 * 8 * kmax, f"Poisson degrees up to {kmax} (mean={mean:g}, tail={tail:g})")
     c = poisson.pmf(np.arange(kmax + 1), mean)
     return c / c.sum()
 
@@ -117,7 +114,7 @@ def poisson_degrees(mean: float, tail: float = 1e-16) -> np.ndarray:
 def pgf(coeffs: np.ndarray, x: np.ndarray | float) -> np.ndarray:
     """Node-perspective generating function :math:`\\Lambda(x) = \\sum_k \\Lambda_k x^k`."""
     c = _check_degrees(coeffs, "coeffs")
-    return np.polynomial.polynomial.polyval(np.asarray(x, dtype=float), c)
+    return np.polynomial.polynomial.polyval(check_array(x, "x", allow_empty=True), c)
 
 
 def mean_degree(coeffs: np.ndarray) -> float:
@@ -130,7 +127,7 @@ def edge_pgf(coeffs: np.ndarray, x: np.ndarray | float) -> np.ndarray:
     """Edge-perspective :math:`\\lambda(x) = \\Lambda'(x)/\\Lambda'(1)` (eq-em-edge)."""
     c = _check_degrees(coeffs, "coeffs")
     d = np.polynomial.polynomial.polyder(c)
-    return np.polynomial.polynomial.polyval(np.asarray(x, dtype=float), d) / d.sum()
+    return np.polynomial.polynomial.polyval(check_array(x, "x", allow_empty=True), d) / d.sum()
 
 
 # -------------------------------------------------------------------------------- graphs
@@ -151,11 +148,17 @@ class SkillTextGraph:
             ("text", self.text, self.n_texts),
         ):
             if not isinstance(ids, np.ndarray) or ids.ndim != 1 or ids.dtype.kind not in "iu":
-                raise TypeError(f"{name} must be a 1-D integer numpy array of edge endpoints")
+                raise TypeError(
+                    f"{name} must be a 1-D integer numpy array of edge endpoints, got "
+                    f"{type(ids).__name__}"
+                )
             if ids.size and (ids.min() < 0 or ids.max() >= n):
                 raise ValueError(f"{name} indices must lie in [0, {n})")
         if self.skill.shape != self.text.shape:
-            raise ValueError("skill and text must have one entry per edge (same length)")
+            raise ValueError(
+                f"skill and text must have one entry per edge (same length), got "
+                f"{self.skill.shape} and {self.text.shape}"
+            )
 
     @property
     def n_edges(self) -> int:
@@ -163,10 +166,15 @@ class SkillTextGraph:
         return int(self.skill.size)
 
 
-def _distinct_rows(n_rows: int, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+def _distinct_rows(
+    n_rows: int, k: int, n: int, rng: np.random.Generator, name: str = "degrees"
+) -> np.ndarray:
     """``n_rows`` rows of ``k`` distinct integers from ``range(n)`` (no multi-edges)."""
     if k > n:
-        raise ValueError(f"cannot pick {k} distinct neighbours out of {n}")
+        raise ValueError(
+            f"{name} drew degree {k}, but there are only {n} nodes on the other side to link "
+            "to without multi-edges: raise n_skills or R, or use smaller degrees"
+        )
     if k * k > n:
         return np.argsort(rng.random((n_rows, n)), axis=1)[:, :k]
     out = rng.integers(0, n, size=(n_rows, k))
@@ -179,23 +187,30 @@ def _distinct_rows(n_rows: int, k: int, n: int, rng: np.random.Generator) -> np.
     return out
 
 
-def _sample_side(n_nodes: int, coeffs: np.ndarray, n_other: int, rng: np.random.Generator):
+def _sample_side(
+    n_nodes: int, coeffs: np.ndarray, n_other: int, rng: np.random.Generator, name: str
+):
+    kmax = int(np.flatnonzero(coeffs)[-1])
+    edges = n_nodes * float(np.arange(coeffs.size) @ coeffs)
+    dense = n_nodes * n_other if kmax * kmax > n_other else 0  # rows drawn by argsort
+    check_memory(
+        8 * (4 * edges + 2 * n_nodes + 3 * dense),
+        f"a graph of {n_nodes} nodes with {edges:.3g} edges (n_skills, R, {name})",
+    )
     degrees = rng.choice(coeffs.size, size=n_nodes, p=coeffs)
     nodes, others = [], []
     for k in np.unique(degrees):
         rows = np.flatnonzero(degrees == k)
         nodes.append(np.repeat(rows, k))
-        others.append(_distinct_rows(rows.size, int(k), n_other, rng).ravel())
+        others.append(_distinct_rows(rows.size, int(k), n_other, rng, name).ravel())
     return np.concatenate(nodes), np.concatenate(others)
 
 
 def _check_sampling(n_skills: object, R: object, rng: object) -> tuple[int, float]:
     n_skills = check_int(n_skills, "n_skills", 1)
-    R = _check_real(R, "R", 0.0)
-    if R == 0:
-        raise ValueError("R must be positive")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (from seed_everything)")
+    R = check_scalar(R, "R", minimum=0.0, include_min=False)
+    check_generator(rng, "rng")
+    check_memory(8 * 3 * R * n_skills, f"R * n_skills = {R * n_skills:.3g} texts (R, n_skills)")
     return n_skills, R
 
 
@@ -209,7 +224,7 @@ def sample_e1(
     n_skills, R = _check_sampling(n_skills, R, rng)
     c = _check_degrees(skill_degrees, "skill_degrees")
     n_texts = max(1, round(R * n_skills))
-    skill, text = _sample_side(n_skills, c, n_texts, rng)
+    skill, text = _sample_side(n_skills, c, n_texts, rng, "skill_degrees")
     return SkillTextGraph(n_skills, n_texts, skill, text)
 
 
@@ -220,7 +235,7 @@ def sample_e2(
     n_skills, R = _check_sampling(n_skills, R, rng)
     c = _check_degrees(text_degrees, "text_degrees")
     n_texts = max(1, round(R * n_skills))
-    text, skill = _sample_side(n_texts, c, n_skills, rng)
+    text, skill = _sample_side(n_texts, c, n_skills, rng, "text_degrees")
     return SkillTextGraph(n_skills, n_texts, skill, text)
 
 
@@ -279,21 +294,17 @@ def peel(
     (frozen foundation skills, eq-emb-hier). Each round touches only the texts adjacent to
     the skills learned in the previous round, so the total work is O(edges).
     """
-    if not isinstance(graph, SkillTextGraph):
-        raise TypeError(f"graph must be a SkillTextGraph, got {type(graph).__name__}")
+    check_instance(graph, "graph", SkillTextGraph, "a SkillTextGraph")
     K, phi = _check_learner(K, phi)
     ns, nt = graph.n_skills, graph.n_texts
+    if learnable is None:
+        learnable = np.ones(ns, dtype=bool)
+    learnable = check_array(learnable, "learnable", dtype="bool", shape=(ns,))
     if phi < 1:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("rng must be a numpy.random.Generator when phi < 1")
+        rng = check_generator(rng, "rng")
         useful = rng.random(nt) < phi
     else:
         useful = np.ones(nt, dtype=bool)
-    if learnable is None:
-        learnable = np.ones(ns, dtype=bool)
-    learnable = np.asarray(learnable)
-    if learnable.dtype != bool or learnable.shape != (ns,):
-        raise ValueError(f"learnable must be a boolean array of shape ({ns},)")
     s_ptr, s_texts = _csr(graph.skill, graph.text, ns)
     t_ptr, t_skills = _csr(graph.text, graph.skill, nt)
     deg = np.diff(t_ptr)
@@ -321,9 +332,9 @@ def success_probability(
 ) -> np.ndarray | float:
     """Poisson-learner success :math:`\\varphi\\sum_{j<K} e^{-\\rho}\\rho^j/j!` (eq-em-psuc)."""
     K, phi = _check_learner(K, phi)
-    rho = np.asarray(rho, dtype=float)
+    rho = check_array(rho, "rho", allow_empty=True)
     if np.any(rho < 0):
-        raise ValueError("rho must be non-negative")
+        raise ValueError(f"rho must be non-negative, got a minimum of {rho.min():g}")
     return phi * gammaincc(K, rho)
 
 
@@ -362,8 +373,13 @@ def _de_args(R, skill_degrees, K, phi, interference):
     R = _check_ratio(R)
     c = _check_degrees(skill_degrees, "skill_degrees")
     K, phi = _check_learner(K, phi)
-    b = _check_real(interference, "interference", 0.0)
+    b = check_scalar(interference, "interference", minimum=0.0)
     return R, c, K, phi, b
+
+
+def _check_grid_memory(n: int, what: str) -> None:
+    """The largest fixed point scans a grid of 1025 points for each of ``n`` values of R."""
+    check_memory(8 * 8 * 1025 * n, f"{what} for {n} values of R")
 
 
 def de_e1_trajectory(
@@ -381,17 +397,23 @@ def de_e1_trajectory(
     ``interference`` adds a fixed Poisson load of frozen unlearned skills per text.
     """
     R, c, K, phi, b = _de_args(R, skill_degrees, K, phi, interference)
-    iterations = check_int(iterations, "iterations", 0)
+    iterations = _check_iterations(iterations, 0)
+    check_memory(2 * 8 * (iterations + 1) * R.size, f"iterations={iterations} for {R.size} R")
     a = mean_degree(c) / R
     lam = _edge_coeffs(c)
     q = np.ones_like(a)
-    qs, us = [q], []
-    for _ in range(iterations + 1):
+    qs, us = [], []
+    for i in range(iterations + 1):
         q_next, p = _e1_map(q, a, lam, K, phi, b)
-        us.append(_polyval(p, c))
-        q = q_next
         qs.append(q)
-    return np.array(qs[:-1]), np.array(us)
+        us.append(_polyval(p, c))
+        if i < iterations and np.array_equal(q_next, q):
+            # a fixed point: every later iterate is the same, so fill instead of looping
+            qs += [q] * (iterations - i)
+            us += [us[-1]] * (iterations - i)
+            break
+        q = q_next
+    return np.array(qs), np.array(us)
 
 
 def de_e1(
@@ -406,6 +428,7 @@ def de_e1(
     Vectorised over ``R``; equal to iterating eq-em-de-e1 forever from q = 1.
     """
     R, c, K, phi, b = _de_args(R, skill_degrees, K, phi, interference)
+    _check_grid_memory(R.size, "de_e1")
     a = (mean_degree(c) / R).ravel()
     lam = _edge_coeffs(c)
     q = _largest_fixed_point(lambda x: _e1_map(x, a[:, None], lam, K, phi, b)[0], a.size)
@@ -423,14 +446,19 @@ def de_e2_trajectory(
     """Iterate the E2 recursion (eq-em-de-e2) from q = 1; returns :math:`u^{(i)} = q^{(i+1)}`."""
     R = _check_ratio(R)
     c = _check_degrees(text_degrees, "text_degrees")
-    iterations = check_int(iterations, "iterations", 0)
+    iterations = _check_iterations(iterations, 0)
+    check_memory(8 * (iterations + 1) * R.size, f"iterations={iterations} for {R.size} R")
     ct = R * mean_degree(c)
     psi = _edge_coeffs(c)
     q = np.ones_like(ct)
     out = []
-    for _ in range(iterations + 1):
-        q = _e2_map(q, ct, psi)
-        out.append(q)
+    for i in range(iterations + 1):
+        q_next = _e2_map(q, ct, psi)
+        out.append(q_next)
+        if i < iterations and np.array_equal(q_next, q):
+            out += [q_next] * (iterations - i)  # a fixed point: the rest is the same
+            break
+        q = q_next
     return np.array(out)
 
 
@@ -441,6 +469,8 @@ def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) ->
     """
     R = _check_ratio(R)
     c = _check_degrees(text_degrees, "text_degrees")
+    log = check_bool(log, "log")
+    _check_grid_memory(R.size, "de_e2")
     ct = (R * mean_degree(c)).ravel()
     q = _largest_fixed_point(lambda x: _e2_map(x, ct[:, None], _edge_coeffs(c)), ct.size)
     log_u = -ct * edge_pgf(c, 1.0 - q)
@@ -492,7 +522,7 @@ def threshold_e1(
     """
     c = _check_degrees(skill_degrees, "skill_degrees")
     K, phi = _check_learner(K, phi)
-    b = _check_real(interference, "interference", 0.0)
+    b = check_scalar(interference, "interference", minimum=0.0)
     p_lo = 1.0 - phi * gammaincc(K, b)
     lam1 = mean_degree(c)
 
@@ -536,7 +566,7 @@ def threshold_e2_poisson(d: float) -> float:
     :math:`R^* = e^{dq_2}/(d^2 q_2)` with :math:`q_2\\ln(1/q_2)=1/d` and :math:`q_2 > 1/e`;
     defined for d > e, returns ``inf`` otherwise (no jump).
     """
-    d = _check_real(d, "d", 0.0)
+    d = check_scalar(d, "d", minimum=0.0)
     if d <= np.e:
         return float("inf")
     q2 = brentq(lambda q: q * np.log(1 / q) - 1 / d, 1 / np.e, 1 - 1e-15)
@@ -549,18 +579,21 @@ def testing_error(u: np.ndarray | float, test_degrees: np.ndarray) -> np.ndarray
 
     A test text is understood only when all its skills are learned.
     """
-    u = np.asarray(u, dtype=float)
+    u = check_array(u, "u", allow_empty=True)
     if np.any((u < 0) | (u > 1)):
-        raise ValueError("u must lie in [0, 1]")
+        raise ValueError(f"u must lie in [0, 1], got values from {u.min():g} to {u.max():g}")
     return 1.0 - pgf(_check_degrees(test_degrees, "test_degrees"), 1.0 - u)
 
 
 def _fit_args(x, y):
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError("x and y must be 1-D arrays of one length >= 2")
-    if np.any(y <= 0) or not np.all(np.isfinite(y)):
-        raise ValueError("y must be positive and finite")
+    x = check_array(x, "x", ndim=1, min_size=2)
+    y = check_array(y, "y", ndim=1, min_size=2)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-D arrays of one length, got {x.shape} and {y.shape}")
+    if np.any(y <= 0):
+        raise ValueError(f"y must be positive, got a minimum of {y.min():g}")
+    if np.all(x == x[0]):
+        raise ValueError("x must hold at least two distinct values to fit a line")
     return x, y
 
 
@@ -587,11 +620,8 @@ def association_giant_fraction(graph: SkillTextGraph, learned: np.ndarray) -> fl
     Two learned skills are linked when they share a training text (eq-emb-assoc); components
     are found on the bipartite graph restricted to learned skills, which has the same ones.
     """
-    if not isinstance(graph, SkillTextGraph):
-        raise TypeError(f"graph must be a SkillTextGraph, got {type(graph).__name__}")
-    learned = np.asarray(learned)
-    if learned.dtype != bool or learned.shape != (graph.n_skills,):
-        raise ValueError(f"learned must be a boolean array of shape ({graph.n_skills},)")
+    check_instance(graph, "graph", SkillTextGraph, "a SkillTextGraph")
+    learned = check_array(learned, "learned", dtype="bool", shape=(graph.n_skills,))
     keep = learned[graph.skill]
     n = graph.n_skills + graph.n_texts
     rows, cols = graph.skill[keep], graph.n_skills + graph.text[keep]
@@ -611,12 +641,15 @@ def association_giant_theory(
     """
     cs = _check_degrees(skill_degrees, "skill_degrees")
     ct = _check_degrees(text_degrees, "text_degrees")
-    phi = _check_real(occupied, "occupied", 0.0, 1.0)
-    iterations = check_int(iterations, "iterations", 1)
+    phi = check_scalar(occupied, "occupied", minimum=0.0, maximum=1.0)
+    iterations = _check_iterations(iterations, 1)
     lam, psi = _edge_coeffs(cs), _edge_coeffs(ct)
     x = 0.0
     for _ in range(iterations):
-        x = _polyval(1 - phi + phi * _polyval(x, lam), psi)
+        x_next = _polyval(1 - phi + phi * _polyval(x, lam), psi)
+        if x_next == x:
+            break  # a fixed point: further iterations change nothing
+        x = x_next
     return float(phi * (1 - pgf(cs, x)))
 
 
@@ -630,6 +663,7 @@ def semantic_code_bits(n_skills: int, k: int, ordered: bool = True) -> float:
     k = check_int(k, "k", 0)
     if k > n_skills:
         raise ValueError(f"k must not exceed n_skills ({n_skills}), got {k}")
+    ordered = check_bool(ordered, "ordered")
     log_perm = gammaln(n_skills + 1) - gammaln(n_skills - k + 1)
     if not ordered:
         log_perm -= gammaln(k + 1)
@@ -646,8 +680,11 @@ def make_lexicon(
     n_skills = check_int(n_skills, "n_skills", 1)
     words = check_int(words, "words", 1)
     vocabulary = check_int(vocabulary, "vocabulary", 1)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
+    rng = check_generator(rng, "rng")
+    check_memory(
+        100 * (vocabulary + n_skills * words),
+        f"a lexicon of n_skills={n_skills} phrases of words={words} (vocabulary={vocabulary})",
+    )
     parts = rng.choice(_SYLLABLES, size=(vocabulary, 3))
     vocab = np.array(["".join(p) for p in parts])
     idx = rng.integers(0, vocabulary, size=(n_skills, words))
@@ -656,4 +693,15 @@ def make_lexicon(
 
 def render_text(skills: np.ndarray, lexicon: list[str]) -> str:
     """Surface form of a text: the phrases of its skills, in order, as one sentence."""
-    return ", ".join(lexicon[int(s)] for s in skills) + "."
+    if isinstance(lexicon, (str, bytes)) or not isinstance(lexicon, Sequence):
+        raise TypeError(f"lexicon must be a list of strings, got {describe(lexicon)}")
+    skills = check_array(skills, "skills", ndim=1, dtype="integral", allow_empty=True)
+    if skills.size and (skills.min() < 0 or skills.max() >= len(lexicon)):
+        raise ValueError(
+            f"skills must index the lexicon, in [0, {len(lexicon)}), got values from "
+            f"{skills.min()} to {skills.max()}"
+        )
+    phrases = [lexicon[int(s)] for s in skills]
+    if not all(isinstance(p, str) for p in phrases):
+        raise TypeError("lexicon must be a list of strings, got another object in it")
+    return ", ".join(phrases) + "."

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_int
+from .validation import (
+    check_array,
+    check_generator,
+    check_int,
+    check_memory,
+    check_probabilities,
+    check_scalar,
+)
 
 __all__ = [
     "entropy",
@@ -22,22 +29,11 @@ __all__ = [
 ]
 
 
-def _check_distribution(p: np.ndarray) -> np.ndarray:
-    p = np.asarray(p, dtype=float)
-    if p.ndim != 1 or p.size < 2:
-        raise ValueError("p must be a 1-D array of at least two probabilities")
-    if np.any(p <= 0) or not np.isclose(p.sum(), 1.0, atol=1e-12):
-        raise ValueError("p must hold positive probabilities that sum to 1")
-    return p
-
-
 def zipf_distribution(vocab_size: int, exponent: float = 1.0) -> np.ndarray:
     """Zipf's law over ``vocab_size`` tokens: ``p_i ∝ i^{-exponent}``."""
-    vocab_size = check_int(vocab_size, "vocab_size")
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
-    if not np.isfinite(exponent) or exponent < 0:
-        raise ValueError(f"exponent must be finite and non-negative, got {exponent}")
+    vocab_size = check_int(vocab_size, "vocab_size", 2)
+    exponent = check_scalar(exponent, "exponent", minimum=0.0)
+    check_memory(3 * 8 * vocab_size, f"a distribution over vocab_size={vocab_size} tokens")
     weights = np.arange(1, vocab_size + 1, dtype=float) ** -exponent
     return weights / weights.sum()
 
@@ -48,20 +44,32 @@ def entropy(p: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def _check_distribution(p: object) -> np.ndarray:
+    """At least two positive probabilities summing to one (within ``np.isclose``'s 1e-5)."""
+    return check_probabilities(p, "p", min_size=2, positive=True, atol=1e-5)
+
+
+def _check_sizes(n: object) -> np.ndarray:
+    n = check_array(n, "n", dtype="numeric", allow_empty=True).astype(float)
+    if np.any(n < 1):
+        raise ValueError(f"n must be at least 1, got a minimum of {n.min():g}")
+    return n
+
+
 def plugin_entropy(counts: np.ndarray) -> np.ndarray:
     """Entropy of the empirical frequencies along the last axis, in nats.
 
     This is the training cross-entropy of the maximum-likelihood unigram model
     (eq. ``eq-demo-plugin``); zero counts contribute nothing (``0 ln 0 = 0``).
     """
-    counts = np.asarray(counts)
-    if counts.ndim < 1 or not np.issubdtype(counts.dtype, np.integer):
-        raise TypeError("counts must be an integer array with the vocabulary on its last axis")
+    counts = check_array(counts, "counts", dtype="int")
+    if counts.ndim < 1:
+        raise ValueError("counts must have the vocabulary on its last axis, got a 0-d array")
     if np.any(counts < 0):
         raise ValueError("counts must be non-negative")
     n = counts.sum(axis=-1, keepdims=True)
     if np.any(n == 0):
-        raise ValueError("every sample must contain at least one token")
+        raise ValueError("counts must hold at least one token in every sample")
     freq = counts / n
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(counts > 0, freq * np.log(freq), 0.0)
@@ -71,18 +79,14 @@ def plugin_entropy(counts: np.ndarray) -> np.ndarray:
 def plugin_bias_first_order(vocab_size: int, n: np.ndarray | int) -> np.ndarray:
     """First-order bias ``E[Ĥ] - H ≈ -(V - 1) / (2n)`` (eq. ``eq-demo-bias``)."""
     vocab_size = check_int(vocab_size, "vocab_size")
-    n = np.asarray(n, dtype=float)
-    if np.any(n < 1):
-        raise ValueError("n must be at least 1")
+    n = _check_sizes(n)
     return -(vocab_size - 1) / (2 * n)
 
 
 def plugin_bias_second_order(p: np.ndarray, n: np.ndarray | int) -> np.ndarray:
     """Bias to second order, ``-(V-1)/(2n) + (1 - Σ 1/p_i)/(12 n²)`` (eq. ``eq-demo-bias2``)."""
     p = _check_distribution(p)
-    n = np.asarray(n, dtype=float)
-    if np.any(n < 1):
-        raise ValueError("n must be at least 1")
+    n = _check_sizes(n)
     return plugin_bias_first_order(p.size, n) + (1 - (1 / p).sum()) / (12 * n**2)
 
 
@@ -91,11 +95,9 @@ def simulate_plugin_bias(
 ) -> tuple[float, float]:
     """Monte-Carlo mean of ``Ĥ - H`` over ``replicates`` samples of ``n`` tokens, and its s.e."""
     p = _check_distribution(p)
-    n = check_int(n, "n")
-    replicates = check_int(replicates, "replicates")
-    if replicates < 2:
-        raise ValueError("replicates must be at least 2 to estimate a standard error")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    n = check_int(n, "n", maximum=2**62)
+    replicates = check_int(replicates, "replicates", 2)
+    rng = check_generator(rng, "rng")
+    check_memory(3 * 8 * replicates * p.size, f"replicates={replicates} samples of {p.size} counts")
     errors = plugin_entropy(rng.multinomial(n, p, size=replicates)) - entropy(p)
     return float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(replicates))

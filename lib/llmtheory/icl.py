@@ -12,6 +12,8 @@ examples ``0, ..., k-1`` only and predicts ``y[:, k]`` from ``x[:, k]``.
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +22,18 @@ from torch import nn
 
 from .resources import sha256_file
 from .transformer import Transformer
-from .validation import check_int
+from .validation import (
+    check_callable,
+    check_choice,
+    check_device,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_scalar,
+    check_tensor,
+    describe,
+)
 
 __all__ = [
     "ICL_WEIGHTS",
@@ -53,46 +66,47 @@ ICL_WEIGHTS = "book/part1_universal_approximation/weights/icl_transformer.pt"
 pass it to :func:`llmtheory.resources.shipped_path` for a verified local copy."""
 
 
-def _tensor(value: object, name: str, ndim: int) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
-    return value
+def _like(t: object, name: str, ref: torch.Tensor, ref_name: str, **kwargs) -> torch.Tensor:
+    """A tensor checked by :func:`check_tensor` with the dtype and device of ``ref``."""
+    t = check_tensor(t, name, **kwargs)
+    if t.dtype != ref.dtype or t.device != ref.device:
+        raise TypeError(
+            f"{name} must have the dtype and device of {ref_name} ({ref.dtype} on {ref.device}), "
+            f"got {t.dtype} on {t.device}"
+        )
+    return t
 
 
 def _context(x: object, y: object) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate a batch of contexts ``x`` (B, n, d) and ``y`` (B, n)."""
-    x = _tensor(x, "x", 3)
-    y = _tensor(y, "y", 2)
+    x = check_tensor(x, "x", ndim=3)
+    y = _like(y, "y", x, "x", ndim=2)
     if y.shape != x.shape[:2]:
         raise ValueError(f"y must have shape {tuple(x.shape[:2])} to match x, got {tuple(y.shape)}")
     return x, y
 
 
 def _query(x_query: object, x: torch.Tensor) -> torch.Tensor:
-    x_query = _tensor(x_query, "x_query", 2)
-    if x_query.shape != (x.shape[0], x.shape[2]):
-        raise ValueError(
-            f"x_query must have shape {(x.shape[0], x.shape[2])}, got {tuple(x_query.shape)}"
-        )
-    return x_query
+    return _like(x_query, "x_query", x, "x", shape=(x.shape[0], x.shape[2]))
 
 
 def _initial_weight(w0: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
     """The GD starting point ``w0`` broadcast to (B, d); zero when None."""
     if w0 is None:
         return x.new_zeros(x.shape[0], x.shape[2])
-    if not isinstance(w0, torch.Tensor):
-        raise TypeError(f"w0 must be a torch.Tensor or None, got {type(w0).__name__}")
+    w0 = _like(w0, "w0", x, "x")
     if w0.shape not in {(x.shape[2],), (x.shape[0], x.shape[2])}:
         raise ValueError(
             f"w0 must have shape ({x.shape[2]},) or {(x.shape[0], x.shape[2])}, "
             f"got {tuple(w0.shape)}"
         )
     return w0.expand(x.shape[0], x.shape[2])
+
+
+def _float_dtype(dtype: object) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    return dtype
 
 
 # --------------------------------------------------------------------------- tasks
@@ -117,12 +131,12 @@ def sample_linear_regression(
     batch = check_int(batch, "batch")
     n_points = check_int(n_points, "n_points")
     d = check_int(d, "d")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if x_dist not in _X_DISTS:
-        raise ValueError(f"x_dist must be one of {_X_DISTS}, got {x_dist!r}")
-    if not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+    check_generator(generator, "generator", kind="torch")
+    x_dist = check_choice(x_dist, "x_dist", _X_DISTS)
+    dtype = _float_dtype(dtype)
+    device = check_device(device, "device")
+    size = dtype.itemsize * batch * (2 * n_points * d + n_points + d)
+    check_memory(size, f"batch={batch} tasks of n_points={n_points} in d={d}")
     gen_device = generator.device
     shape = (batch, n_points, d)
     if x_dist == "uniform":
@@ -131,7 +145,7 @@ def sample_linear_regression(
         x = torch.randn(shape, generator=generator, device=gen_device, dtype=dtype)
     w = torch.randn(batch, d, generator=generator, device=gen_device, dtype=dtype)
     y = torch.einsum("bnd,bd->bn", x, w)
-    target = gen_device if device is None else torch.device(device)
+    target = gen_device if device is None else device
     return x.to(target), y.to(target), w.to(target)
 
 
@@ -172,13 +186,12 @@ def lsa_construction(
     """
     d = check_int(d, "d")
     n_context = check_int(n_context, "n_context")
-    if isinstance(eta, bool) or not isinstance(eta, (int, float)):
-        raise TypeError(f"eta must be a number, got {type(eta).__name__}")
-    if w0 is not None and not isinstance(w0, torch.Tensor):
-        raise TypeError(f"w0 must be a torch.Tensor or None, got {type(w0).__name__}")
+    eta = check_scalar(eta, "eta", kind=(int, float))
+    dtype = _float_dtype(dtype)
+    check_memory(5 * 8 * (d + 1) ** 2, f"the construction in d={d}")
+    if w0 is not None:
+        w0 = check_tensor(w0, "w0", shape=(d,))
     w0 = torch.zeros(d, dtype=dtype) if w0 is None else w0.to("cpu", dtype)
-    if w0.shape != (d,):
-        raise ValueError(f"w0 must have shape ({d},), got {tuple(w0.shape)}")
     kq = torch.zeros(d + 1, d + 1, dtype=dtype)
     kq[:d, :d] = torch.eye(d, dtype=dtype)
     w_v = torch.zeros(d + 1, d + 1, dtype=dtype)
@@ -201,14 +214,13 @@ def lsa_forward(
     ``e_i <- e_i + P sum_{j <= N} (W_V e_j)(e_j^T W_K^T W_Q e_i)``: every token is updated,
     keys and values come from the first ``n_context`` tokens (the examples) only.
     """
-    tokens = _tensor(tokens, "tokens", 3)
+    tokens = check_tensor(tokens, "tokens", ndim=3)
     n_context = check_int(n_context, "n_context")
     if n_context > tokens.shape[1]:
         raise ValueError(f"n_context must be at most {tokens.shape[1]}, got {n_context}")
     width = tokens.shape[-1]
     for name, mat in (("W_K", W_K), ("W_Q", W_Q), ("W_V", W_V), ("P", P)):
-        if not isinstance(mat, torch.Tensor) or mat.shape != (width, width):
-            raise ValueError(f"{name} must be a tensor of shape {(width, width)}")
+        _like(mat, name, tokens, "tokens", shape=(width, width))
     ctx = tokens[:, :n_context]
     scores = (tokens @ W_Q.T) @ (ctx @ W_K.T).transpose(1, 2)
     return tokens + scores @ (ctx @ W_V.T) @ P.T
@@ -230,6 +242,8 @@ def lsa_effective_weight(
     """
     x, y = _context(x, y)
     d = x.shape[-1]
+    for name, mat in (("W_K", W_K), ("W_Q", W_Q), ("W_V", W_V), ("P", P)):
+        _like(mat, name, x, "x", shape=(d + 1, d + 1))
     ctx = torch.cat([x, y.unsqueeze(-1)], dim=-1)
     gram = ctx.transpose(1, 2) @ ctx
     m = P @ W_V @ gram @ W_K.T @ W_Q
@@ -251,6 +265,17 @@ def gd_step_predict(
     x, y = _context(x, y)
     x_query = _query(x_query, x)
     w0 = _initial_weight(w0, x)
+    if isinstance(eta, torch.Tensor):
+        eta = _like(eta, "eta", x, "x")
+        try:
+            torch.broadcast_shapes(eta.shape, w0.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"eta must be a number or a tensor broadcasting to {tuple(w0.shape)}, got "
+                f"shape {tuple(eta.shape)}"
+            ) from None
+    else:
+        eta = check_scalar(eta, "eta", kind=(int, float))
     residual = torch.einsum("bnd,bd->bn", x, w0) - y
     grad = torch.einsum("bn,bnd->bd", residual, x) / x.shape[1]
     return ((w0 - eta * grad) * x_query).sum(-1)
@@ -270,10 +295,14 @@ def best_gd_eta(
     """
     base = gd_step_predict(x, y, x_query, 0.0, w0)
     slope = base - gd_step_predict(x, y, x_query, 1.0, w0)
-    y_query = _tensor(y_query, "y_query", 1)
-    if y_query.shape != base.shape:
-        raise ValueError(f"y_query must have shape {tuple(base.shape)}, got {tuple(y_query.shape)}")
-    return float(((base - y_query) * slope).sum() / (slope * slope).sum())
+    y_query = _like(y_query, "y_query", base, "x", shape=tuple(base.shape))
+    denominator = (slope * slope).sum()
+    if not denominator > 0:
+        raise ValueError(
+            "eta* is undefined: the GD step changes no prediction (g^T x_q = 0 for every task; "
+            "are x, y or x_query all zero?)"
+        )
+    return float(((base - y_query) * slope).sum() / denominator)
 
 
 def sensitivity_cosine(
@@ -288,15 +317,22 @@ def sensitivity_cosine(
     von Oswald et al. (2023) compare a trained layer with GD this way. ``predict_a`` and
     ``predict_b`` map ``(x, y, x_query)`` to predictions of shape ``(B,)``.
     """
-    if not callable(predict_a) or not callable(predict_b):
-        raise TypeError("predict_a and predict_b must be callables (x, y, x_query) -> (B,)")
+    check_callable(predict_a, "predict_a")
+    check_callable(predict_b, "predict_b")
     x, y = _context(x, y)
     x_query = _query(x_query, x)
     grads = []
-    for fn in (predict_a, predict_b):
+    for name, fn in (("predict_a", predict_a), ("predict_b", predict_b)):
         xq = x_query.detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(fn(x, y, xq).sum(), xq)
-        grads.append(g)
+        out = fn(x, y, xq)
+        if not isinstance(out, torch.Tensor) or out.numel() != x.shape[0]:
+            raise ValueError(
+                f"{name} must return predictions of shape ({x.shape[0]},), got {describe(out)}"
+            )
+        if not out.requires_grad:
+            raise ValueError(f"{name} must return predictions that depend on x_query")
+        (g,) = torch.autograd.grad(out.sum(), xq, allow_unused=True)
+        grads.append(torch.zeros_like(xq) if g is None else g)
     return float(torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=-1).mean())
 
 
@@ -312,10 +348,9 @@ class LinearSelfAttention(nn.Module):
     def __init__(self, d: int, *, init_scale: float = 0.002, generator: torch.Generator) -> None:
         super().__init__()
         d = check_int(d, "d")
-        if not init_scale > 0:
-            raise ValueError(f"init_scale must be positive, got {init_scale!r}")
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        init_scale = check_scalar(init_scale, "init_scale", minimum=0.0, include_min=False)
+        check_generator(generator, "generator", kind="torch")
+        check_memory(4 * 4 * 4 * (d + 1) ** 2, f"a layer in d={d}")
         self.d = d
 
         def draw() -> nn.Parameter:
@@ -361,6 +396,8 @@ def example_query_mask(n_points: int, device: torch.device | str | None = None) 
     Shape ``(2 n_points, 2 n_points)``.
     """
     n = check_int(n_points, "n_points")
+    device = check_device(device, "device")
+    check_memory(3 * 4 * n * n, f"a mask for n_points={n}")
     idx = torch.arange(n, device=device)
     top = torch.cat(
         [idx[None, :] <= idx[:, None], torch.zeros(n, n, dtype=torch.bool, device=device)], 1
@@ -387,6 +424,8 @@ def least_squares_prefix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     prefixes are solved in one batched pseudo-inverse. Returns shape ``(B, n)``.
     """
     x, y = _context(x, y)
+    b, n, d = x.shape
+    check_memory(6 * x.element_size() * b * n * n * d, f"all {n} prefixes of {b} tasks in d={d}")
     keep = _prefix_mask(x).to(x.dtype)
     xk = x.unsqueeze(1) * keep[None, :, :, None]
     yk = y.unsqueeze(1) * keep[None]
@@ -402,6 +441,7 @@ def nearest_neighbour_prefix(x: torch.Tensor, y: torch.Tensor, k: int = 3) -> to
     x, y = _context(x, y)
     k = check_int(k, "k")
     n = x.shape[1]
+    check_memory(6 * 8 * x.shape[0] * n * n, f"distances between {n} points of {x.shape[0]} tasks")
     dist = torch.cdist(x, x).masked_fill(~_prefix_mask(x), float("inf"))
     near, idx = dist.topk(min(k, n), dim=-1, largest=False)
     valid = torch.isfinite(near).to(y.dtype)
@@ -423,8 +463,8 @@ def prefix_error(pred: torch.Tensor, y: torch.Tensor, d: int) -> torch.Tensor:
     Garg et al. (2022) normalise by ``d`` so that predicting 0 scores 1 when ``w ~ N(0, I)``
     and ``x ~ N(0, I)``. Inputs of shape ``(B, n)``; returns shape ``(n,)``.
     """
-    pred = _tensor(pred, "pred", 2)
-    y = _tensor(y, "y", 2)
+    pred = check_tensor(pred, "pred", ndim=2)
+    y = check_tensor(y, "y", ndim=2)
     d = check_int(d, "d")
     if pred.shape != y.shape:
         raise ValueError(f"pred must have the shape of y {tuple(y.shape)}, got {tuple(pred.shape)}")
@@ -438,11 +478,15 @@ def example_query_predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     ``model(tokens, attn_mask=...)`` (output ``(B, 2n, 1)``) and reads the query positions:
     entry ``k`` predicts ``y_k`` from the examples ``< k``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_instance(model, "model", nn.Module, "a torch.nn.Module")
     x, y = _context(x, y)
     n = x.shape[1]
     out = model(example_query_tokens(x, y), attn_mask=example_query_mask(n, device=x.device))
+    if not isinstance(out, torch.Tensor) or out.ndim != 3 or out.shape[:2] != (x.shape[0], 2 * n):
+        raise ValueError(
+            f"model must map tokens (B, 2n, d + 2) to outputs ({x.shape[0]}, {2 * n}, 1), "
+            f"got {describe(out)}"
+        )
     return out[:, n:, 0]
 
 
@@ -470,14 +514,21 @@ def save_icl_transformer(model: Transformer, config: dict, path: str) -> str:
     :func:`load_icl_transformer` to verify the file, or, for the shipped weights, record it
     in the manifest with :func:`llmtheory.resources.record_shipped`.
     """
-    if not isinstance(model, Transformer):
-        raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
-    if not isinstance(config, dict) or "d" not in config:
+    check_instance(model, "model", Transformer, "a llmtheory Transformer")
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {describe(config)}")
+    if "d" not in config:
         raise ValueError("config must be a dict holding at least the task dimension 'd'")
-    path = Path(path)
+    path = _path(path)
     state = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
     torch.save({"config": config, "state_dict": state}, path)
     return sha256_file(path)
+
+
+def _path(path: object) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {describe(path)}")
+    return Path(path)
 
 
 def load_icl_transformer(
@@ -495,14 +546,24 @@ def load_icl_transformer(
     ValueError
         When ``sha256`` is given and differs from the file's digest (checked before loading).
     """
-    path = Path(path)
+    path = _path(path)
+    device = check_device(device, "device")
+    if sha256 is not None and not isinstance(sha256, str):
+        raise TypeError(f"sha256 must be a hexadecimal string or None, got {describe(sha256)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"path {str(path)!r} is not a file")
     if sha256 is not None:
         actual = sha256_file(path)
         if actual != sha256.lower():
             raise ValueError(f"checksum mismatch for {path}: expected {sha256}, got {actual}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    config = blob["config"]
-    arch = ("d_model", "n_heads", "n_layers", "d_ff")
-    model = make_icl_transformer(config["d"], **{k: config[k] for k in arch if k in config})
-    model.load_state_dict(blob["state_dict"])
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        config = blob["config"]
+        arch = ("d_model", "n_heads", "n_layers", "d_ff")
+        model = make_icl_transformer(config["d"], **{k: config[k] for k in arch if k in config})
+        model.load_state_dict(blob["state_dict"])
+    except (RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        raise ValueError(
+            f"path {str(path)!r} does not hold weights saved by save_icl_transformer: {exc}"
+        ) from exc
     return model.to(device if device is not None else "cpu").eval(), config

@@ -17,7 +17,18 @@ import torch
 from scipy.special import expit
 from scipy.stats import binom, norm
 
-from .validation import check_int
+from .validation import (
+    check_array,
+    check_bool,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_probabilities,
+    check_scalar,
+    check_tensor,
+    describe,
+)
 
 __all__ = [
     "ConceptDictionary",
@@ -64,6 +75,14 @@ class ConceptDictionary:
     alpha: float
     beta: float
 
+    def __post_init__(self) -> None:
+        K, d = check_array(self.U, "U", ndim=2).shape
+        for name in ("V", "R", "T"):
+            check_array(getattr(self, name), name, shape=(K, d))
+        check_array(self.N, "N", shape=(d - 4 * K, d), allow_empty=True)
+        check_scalar(self.alpha, "alpha", minimum=0.0, include_min=False)
+        check_scalar(self.beta, "beta", minimum=0.0, include_min=False)
+
     @property
     def d(self) -> int:
         """Embedding dimension of a word (a token has dimension ``2d``)."""
@@ -75,20 +94,18 @@ class ConceptDictionary:
         return self.U.shape[0]
 
 
-def _nonneg_float(value: object, name: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a finite {kind} number, got {value}")
-    return value
+def _check_dic(dic: object) -> ConceptDictionary:
+    return check_instance(dic, "dic", ConceptDictionary, "a ConceptDictionary")
 
 
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
+def _check_prompts(p: object, d: int | None = None) -> Prompts:
+    p = check_instance(p, "p", Prompts, "Prompts (from sample_prompts)")
+    if d is not None and p.H.shape[-1] != 2 * d:
+        raise ValueError(
+            f"p must hold tokens of dimension 2d = {2 * d} (the dictionary's or model's d), "
+            f"got {p.H.shape[-1]}"
+        )
+    return p
 
 
 def concept_dictionary(
@@ -110,11 +127,13 @@ def concept_dictionary(
     d = check_int(d, "d")
     if d < 4 * K:
         raise ValueError(f"d must be at least 4K = {4 * K} to hold the dictionary, got {d}")
-    alpha = _nonneg_float(alpha, "alpha", positive=True)
-    beta = _nonneg_float(beta, "beta", positive=True)
+    alpha = check_scalar(alpha, "alpha", minimum=0.0, include_min=False)
+    beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
     if beta >= alpha:
         raise ValueError(f"beta must be smaller than alpha ({alpha}), got {beta}")
-    q, _ = np.linalg.qr(_check_rng(rng).standard_normal((d, d)))
+    rng = check_generator(rng, "rng")
+    check_memory(4 * 8 * d * d, f"a random rotation in d={d}")
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     rows = q.T
     return ConceptDictionary(
         U=rows[:K], V=rows[K : 2 * K], R=rows[2 * K : 3 * K], T=rows[3 * K : 4 * K],
@@ -126,13 +145,24 @@ def concept_dictionary(
 class Prompts:
     """A batch of ``n`` prompts as float32 tensors (eq-mc-prompt): demonstration tokens ``H``
     ``(n, L, 2d)``, query token ``hq`` ``(n, 2d)``, target ``z`` ``(n,)`` in ±1, task concept
-    ``task`` ``(n,)`` and the demonstrations' semantic signs ``z_demo`` ``(n, L)``."""
+    ``task`` ``(n,)``, the demonstrations' semantic signs ``z_demo`` ``(n, L)`` and the
+    number of concepts ``K`` of the dictionary they were drawn from (None when unknown)."""
 
     H: torch.Tensor
     hq: torch.Tensor
     z: torch.Tensor
     task: torch.Tensor
     z_demo: torch.Tensor
+    K: int | None = None
+
+    def __post_init__(self) -> None:
+        n, L, width = check_tensor(self.H, "H", ndim=3, finite=False).shape
+        check_tensor(self.hq, "hq", shape=(n, width), finite=False)
+        check_tensor(self.z, "z", shape=(n,), finite=False)
+        check_tensor(self.task, "task", shape=(n,), dtype="int")
+        check_tensor(self.z_demo, "z_demo", shape=(n, L), finite=False)
+        if self.K is not None:
+            check_int(self.K, "K")
 
     @property
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -204,21 +234,32 @@ def sample_prompts(
     gen
         A seeded :class:`torch.Generator`; the prompts live on its device.
     """
-    if not isinstance(dic, ConceptDictionary):
-        raise TypeError(f"dic must be a ConceptDictionary, got {type(dic).__name__}")
-    if not isinstance(gen, torch.Generator):
-        raise TypeError(f"gen must be a torch.Generator, got {type(gen).__name__}")
+    _check_dic(dic)
+    check_generator(gen, "gen", kind="torch")
     n, L = check_int(n, "n"), check_int(L, "L")
-    sigma, sigma_y = _nonneg_float(sigma, "sigma"), _nonneg_float(sigma_y, "sigma_y")
+    flip_labels = check_bool(flip_labels, "flip_labels")
+    check_memory(
+        4 * 6 * n * (L + 1) * (dic.K + 2 * dic.d), f"n={n} prompts of L={L} demonstrations"
+    )
+    sigma, sigma_y = (
+        check_scalar(sigma, "sigma", minimum=0.0),
+        check_scalar(sigma_y, "sigma_y", minimum=0.0),
+    )
     n_irr = check_int(n_irr, "n_irr", minimum=0)
     if n_irr >= dic.K:
         raise ValueError(f"n_irr must be smaller than K = {dic.K}, got {n_irr}")
-    probs = np.full(dic.K, 1.0 / dic.K) if task_probs is None else np.asarray(task_probs, float)
-    if probs.shape != (dic.K,) or np.any(probs < 0) or not np.isclose(probs.sum(), 1):
-        raise ValueError(f"task_probs must be a probability vector of length K = {dic.K}")
-    perm = np.arange(dic.K) if label_concept is None else np.asarray(label_concept)
-    if perm.shape != (dic.K,) or not np.array_equal(np.sort(perm), np.arange(dic.K)):
-        raise ValueError(f"label_concept must be a permutation of range(K = {dic.K})")
+    if task_probs is None:
+        probs = np.full(dic.K, 1.0 / dic.K)
+    else:
+        probs = check_probabilities(task_probs, "task_probs", atol=1e-5)
+        if probs.shape != (dic.K,):
+            raise ValueError(f"task_probs must have K = {dic.K} entries, got {probs.size}")
+    if label_concept is None:
+        perm = np.arange(dic.K)
+    else:
+        perm = check_array(label_concept, "label_concept", dtype="int", shape=(dic.K,))
+        if not np.array_equal(np.sort(perm), np.arange(dic.K)):
+            raise ValueError(f"label_concept must be a permutation of range(K = {dic.K})")
     dev = gen.device
     task = torch.multinomial(_tensor(probs, dev), n, replacement=True, generator=gen)
     x, zs = _words(dic, task, L + 1, n_irr, sigma, gen)
@@ -230,7 +271,7 @@ def sample_prompts(
     y += sigma_y * torch.randn(y.shape, generator=gen, device=dev)
     H = torch.cat([x[:, :L], y], dim=-1)
     hq = torch.cat([x[:, L], torch.zeros_like(x[:, L])], dim=-1)
-    return Prompts(H=H, hq=hq, z=-z if flip_labels else z, task=task, z_demo=z_demo)
+    return Prompts(H=H, hq=hq, z=-z if flip_labels else z, task=task, z_demo=z_demo, K=dic.K)
 
 
 # ----------------------------------------------------------------------------- Bayes optimum
@@ -239,8 +280,8 @@ def sample_prompts(
 def bayes_predict(dic: ConceptDictionary, p: Prompts) -> torch.Tensor:
     """The Bayes-optimal prediction ``sign(v_{k*}^T x_q)`` (eq-mc-bayes); ``k*`` is read off
     the first label as the concept whose ``r_k`` it carries."""
-    if not isinstance(p, Prompts):
-        raise TypeError(f"p must be Prompts, got {type(p).__name__}")
+    _check_dic(dic)
+    _check_prompts(p, dic.d)
     d, dev = dic.d, p.H.device
     k_star = torch.argmax(p.H[:, 0, d:] @ _tensor(dic.R, dev).T, dim=1)
     proj = (p.hq[:, :d] * _tensor(dic.V, dev)[k_star]).sum(1)
@@ -249,8 +290,8 @@ def bayes_predict(dic: ConceptDictionary, p: Prompts) -> torch.Tensor:
 
 def bayes_error(beta: float, sigma: float) -> float:
     """Bayes error ``Phi(-beta / sigma)`` of the ± semantic read-out (eq-mc-bayes-error)."""
-    beta = _nonneg_float(beta, "beta", positive=True)
-    sigma = _nonneg_float(sigma, "sigma", positive=True)
+    beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
+    sigma = check_scalar(sigma, "sigma", minimum=0.0, include_min=False)
     return float(norm.cdf(-beta / sigma))
 
 
@@ -288,8 +329,14 @@ class MultiConceptTransformer(torch.nn.Module):
         m = check_int(m, "m", minimum=2)
         if m % 2:
             raise ValueError(f"m must be even (half positive, half negative read-out), got {m}")
-        w_init, mlp_init = _nonneg_float(w_init, "w_init"), _nonneg_float(mlp_init, "mlp_init")
-        self.d, self.m, self.query_in_values = d, m, bool(query_in_values)
+        w_init, mlp_init = (
+            check_scalar(w_init, "w_init", minimum=0.0),
+            check_scalar(mlp_init, "mlp_init", minimum=0.0),
+        )
+        query_in_values = check_bool(query_in_values, "query_in_values")
+        generator = check_generator(generator, "generator", kind="torch", allow_none=True)
+        check_memory(4 * 4 * (4 * d * d + 2 * m * d), f"a model with d={d} and m={m}")
+        self.d, self.m, self.query_in_values = d, m, query_in_values
         self.W = torch.nn.Parameter(w_init * torch.randn(2 * d, 2 * d, generator=generator))
         self.w = torch.nn.Parameter(mlp_init * torch.randn(m, 2 * d, generator=generator))
         a = torch.cat([torch.ones(m // 2), -torch.ones(m // 2)]) / m
@@ -298,32 +345,55 @@ class MultiConceptTransformer(torch.nn.Module):
     def attention(self, H: torch.Tensor, hq: torch.Tensor) -> torch.Tensor:
         """Attention weights ``(n, L)`` on the demonstrations (``(n, L + 1)`` with the query
         among the values, the query last)."""
+        self._check_inputs(H, hq)
         keys = torch.cat([H, hq[:, None]], dim=1) if self.query_in_values else H
         scores = torch.einsum("nli,ni->nl", keys, hq @ self.W.T)
         return torch.softmax(scores, dim=-1)
 
     def forward(self, H: torch.Tensor, hq: torch.Tensor) -> torch.Tensor:
         """The output ``f`` ``(n,)``; its sign is the prediction."""
+        self._check_inputs(H, hq)
         keys = torch.cat([H, hq[:, None]], dim=1) if self.query_in_values else H
         o = torch.einsum("nl,nli->ni", self.attention(H, hq), keys)
         return torch.relu(o @ self.w.T) @ self.a
 
+    def _check_inputs(self, H: object, hq: object) -> None:
+        """Shapes and dtypes only: a forward pass does not scan its input for NaN."""
+        n, _, width = check_tensor(H, "H", ndim=3, dtype=self.W.dtype, finite=False).shape
+        if width != 2 * self.d:
+            raise ValueError(f"H must hold tokens of dimension 2d = {2 * self.d}, got {width}")
+        check_tensor(hq, "hq", shape=(n, width), dtype=self.W.dtype, finite=False)
+
 
 def logistic_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Mean logistic (binary cross-entropy) loss ``log(1 + exp(-z f))`` (eq-mc-loss)."""
+    check_instance(model, "model", torch.nn.Module, "a torch.nn.Module")
+    if not isinstance(batch, (tuple, list)) or len(batch) != 3:
+        raise TypeError(f"batch must be a tuple (H, hq, z), got {describe(batch)}")
     H, hq, z = batch
-    return torch.nn.functional.softplus(-z * model(H, hq)).mean()
+    f = model(H, hq)
+    check_tensor(z, "z", shape=tuple(f.shape), dtype=f.dtype, finite=False)
+    return torch.nn.functional.softplus(-z * f).mean()
 
 
 def zero_one_error(f: torch.Tensor | np.ndarray, z: torch.Tensor | np.ndarray) -> float:
     """Fraction of prompts with ``z f <= 0``: an output of exactly 0 counts as an error."""
-    f = torch.as_tensor(f)
-    z = torch.as_tensor(z, device=f.device)
+    f = _as_tensor(f, "f")
+    z = _as_tensor(z, "z").to(f.device)
     if f.shape != z.shape:
         raise ValueError(
             f"f and z must have the same shape, got {tuple(f.shape)}, {tuple(z.shape)}"
         )
+    if not bool(torch.all(z.abs() == 1)):
+        raise ValueError("z must hold labels +1 and -1")
     return float((z * f <= 0).float().mean())
+
+
+def _as_tensor(x: object, name: str) -> torch.Tensor:
+    """A non-empty finite tensor from a tensor, an array or a list of numbers."""
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(check_array(x, name, dtype="numeric", finite=False))
+    return check_tensor(x, name, dtype=None)
 
 
 def concept_signs(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -344,13 +414,21 @@ def correct_attention(
 
     ``signs`` are the per-concept signs ``s_k`` (default all +1: the demonstrations with the
     query's semantic sign), see :func:`concept_signs`."""
-    if not isinstance(p, Prompts):
-        raise TypeError(f"p must be Prompts, got {type(p).__name__}")
+    check_instance(model, "model", MultiConceptTransformer, "a MultiConceptTransformer")
+    _check_prompts(p, model.d)
     target = p.z
     if signs is not None:
-        s = torch.as_tensor(np.asarray(signs), dtype=torch.float32, device=p.z.device)
-        if s.ndim != 1 or not torch.all(s.abs() == 1):
+        signs = check_array(signs, "signs", ndim=1)
+        if not np.all(np.abs(signs) == 1):
             raise ValueError("signs must be a vector of ±1, one per concept")
+        if p.K is not None and signs.size != p.K:
+            raise ValueError(f"signs must have one entry per concept, K = {p.K}, got {signs.size}")
+        if signs.size <= int(p.task.max()):
+            raise ValueError(
+                f"signs must have one entry per concept, got {signs.size} for task concepts up "
+                f"to {int(p.task.max())}"
+            )
+        s = torch.as_tensor(signs, dtype=torch.float32, device=p.z.device)
         target = s[p.task] * p.z
     a = model.attention(p.H, p.hq)[:, : p.H.shape[1]]
     return float((a * (p.z_demo == target[:, None]).float()).sum(1).mean())
@@ -362,7 +440,8 @@ def correct_attention(
 def constructed_transformer(dic: ConceptDictionary, lam: float) -> MultiConceptTransformer:
     """The transformer of eq-mc-construction: ``W_yx = lam sum_k t_k v_k^T`` (label rows,
     word columns), all other blocks 0, and ``m = 2`` neurons ``w_± = ±sum_k t_k``."""
-    lam = _nonneg_float(lam, "lam")
+    _check_dic(dic)
+    lam = check_scalar(lam, "lam", minimum=0.0)
     d = dic.d
     model = MultiConceptTransformer(d, m=2, w_init=0.0, mlp_init=0.0)
     W = np.zeros((2 * d, 2 * d))
@@ -380,6 +459,7 @@ def _quadrature(
     """Score half-gap ``m = lam beta (beta + sigma g)`` at the Gauss-Hermite nodes of
     ``g ~ N(0, 1)`` with their weights, and ``log(n_+ / n_-)`` with the law of
     ``n_+ ~ Bin(L, 1/2)`` (eq-mc-attention)."""
+    check_memory(8 * 4 * (L + 1) * n_nodes, f"the quadrature over L={L} demonstrations")
     g, w = np.polynomial.hermite_e.hermegauss(n_nodes)
     n_plus = np.arange(L + 1)
     with np.errstate(divide="ignore"):
@@ -392,8 +472,11 @@ def predicted_correct_attention(lam: float, beta: float, sigma: float, L: int) -
     transformer (eq-mc-attention), exact up to the label noise ``sigma_y``:
     ``E[n_+ e^m / (n_+ e^m + n_- e^{-m})]`` with ``m = lam beta (beta + sigma g)``,
     ``g ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``. Its leading term is ``sigmoid(2 lam beta^2)``."""
-    lam = _nonneg_float(lam, "lam")
-    beta, sigma = _nonneg_float(beta, "beta", True), _nonneg_float(sigma, "sigma")
+    lam = check_scalar(lam, "lam", minimum=0.0)
+    beta, sigma = (
+        check_scalar(beta, "beta", minimum=0.0, include_min=False),
+        check_scalar(sigma, "sigma", minimum=0.0),
+    )
     L = check_int(L, "L")
     m, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
     return float(pn @ expit(2 * m[None, :] + log_ratio[:, None]) @ wg)
@@ -404,8 +487,11 @@ def constructed_error(lam: float, beta: float, sigma: float, L: int) -> float:
     up to ``sigma_y``: the prediction is wrong iff ``n_+ e^m < n_- e^{-m}``, i.e. iff
     ``g < (log(n_- / n_+) / (2 lam beta) - beta) / sigma``; at ``lam = 0`` ties count one
     half. Tends to :func:`error_floor` as ``lam -> inf``."""
-    lam = _nonneg_float(lam, "lam")
-    beta, sigma = _nonneg_float(beta, "beta", True), _nonneg_float(sigma, "sigma", True)
+    lam = check_scalar(lam, "lam", minimum=0.0)
+    beta, sigma = (
+        check_scalar(beta, "beta", minimum=0.0, include_min=False),
+        check_scalar(sigma, "sigma", minimum=0.0, include_min=False),
+    )
     L = check_int(L, "L")
     _, _, log_ratio, pn = _quadrature(lam, beta, sigma, L)
     if lam == 0:
@@ -421,6 +507,8 @@ def constructed_error(lam: float, beta: float, sigma: float, L: int) -> float:
 def dictionary_basis(dic: ConceptDictionary) -> np.ndarray:
     """Orthonormal basis of the token space ``R^{2d}`` as columns: the word half
     ``[U, V, R, T, N]`` then the label half ``[U, V, R, T, N]``."""
+    _check_dic(dic)
+    check_memory(3 * 8 * (2 * dic.d) ** 2, f"the basis of R^(2d) for d={dic.d}")
     rows = np.concatenate([dic.U, dic.V, dic.R, dic.T, dic.N])
     zero = np.zeros_like(rows)
     return np.concatenate([np.concatenate([rows, zero], 1), np.concatenate([zero, rows], 1)]).T
@@ -442,10 +530,8 @@ def concept_block_projection(dic: ConceptDictionary, W: np.ndarray) -> np.ndarra
 
 
 def _matrix(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.ndarray:
-    W = torch.as_tensor(W).detach().cpu().numpy().astype(float)
-    if W.shape != (2 * dic.d, 2 * dic.d):
-        raise ValueError(f"W must have shape {(2 * dic.d,) * 2}, got {W.shape}")
-    return W
+    _check_dic(dic)
+    return check_array(W, "W", shape=(2 * dic.d, 2 * dic.d))
 
 
 def block_products(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> dict[str, float]:
@@ -466,24 +552,29 @@ def block_products(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> dict
     return {
         "concept": float(np.abs(np.einsum("kd,de,ke->k", dic.T, W[d:, :d], dic.V)).max()),
         "word": float(np.abs(np.einsum("kd,de,ke->k", dic.V, W[:d, :d], dic.V)).max()),
-        "complement": float(coords[off].max()),
-        "noise": float(coords[noise].max()),
+        "complement": _largest(coords[off]),
+        "noise": _largest(coords[noise]),
     }
+
+
+def _largest(values: np.ndarray) -> float:
+    """The largest of some absolute products; 0 when there are none (e.g. no noise
+    directions when d = 4K, or no pair of concepts when K = 1)."""
+    return float(values.max()) if values.size else 0.0
 
 
 def mlp_products(dic: ConceptDictionary, w: np.ndarray | torch.Tensor) -> dict[str, float]:
     """MLP alignment (eq-mc-blocks): ``concept`` is ``max_{r,k} |w_r^T t_k|`` on the label
     half; ``complement`` is the largest ``|w_r^T e|`` over the word-half and label-half
     noise directions ``e`` (those that carry no concept)."""
-    w = torch.as_tensor(w).detach().cpu().numpy().astype(float)
-    if w.ndim != 2 or w.shape[1] != 2 * dic.d:
-        raise ValueError(f"w must have shape (m, {2 * dic.d}), got {w.shape}")
+    _check_dic(dic)
+    w = check_array(w, "w", shape=(None, 2 * dic.d))
     coords = np.abs(w @ dictionary_basis(dic))
     d, K = dic.d, dic.K
     t_cols = d + 3 * K + np.arange(K)
     return {
         "concept": float(coords[:, t_cols].max()),
-        "complement": float(coords[:, _concept_of(dic) < 0].max()),
+        "complement": _largest(coords[:, _concept_of(dic) < 0]),
     }
 
 
@@ -491,7 +582,7 @@ def expected_block_gradient(beta: float, L: int, K: int) -> float:
     """Expected descent direction ``-E[grad_W loss]`` on each concept-specific product
     ``t_k^T (.) v_k`` and ``v_k^T (.) v_k`` at ``W = 0`` with the MLP of the construction,
     ``beta^3 (1 - 1/L) / (4K)`` (eq-mc-expected-gradient, ``sigma_y -> 0``)."""
-    beta = _nonneg_float(beta, "beta", positive=True)
+    beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
     L, K = check_int(L, "L"), check_int(K, "K")
     return beta**3 * (1 - 1 / L) / (4 * K)
 
@@ -505,9 +596,11 @@ def exponential_phase(
     first later step with ``err <= end``; the rate ``r`` is the least-squares slope of
     ``-log err`` against the step there, so ``err ≈ C exp(-r t)``. Returns ``(t0, t1, r)``.
     """
-    steps, err = np.asarray(steps, dtype=float), np.asarray(err, dtype=float)
-    if steps.ndim != 1 or steps.shape != err.shape or steps.size < 3:
-        raise ValueError("steps and err must be 1-d arrays of one length, at least 3")
+    steps = check_array(steps, "steps", ndim=1, min_size=3)
+    err = check_array(err, "err", ndim=1, min_size=3)
+    if steps.shape != err.shape:
+        raise ValueError(f"steps and err must have one length, got {steps.size} and {err.size}")
+    start, end = check_scalar(start, "start"), check_scalar(end, "end")
     if not 0 < end < start:
         raise ValueError(f"need 0 < end < start, got end={end}, start={start}")
     below = np.flatnonzero(err < start)

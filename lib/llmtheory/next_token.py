@@ -19,7 +19,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .training import TrainHistory, train
-from .validation import check_int
+from .validation import (
+    check_array,
+    check_bool,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_scalar,
+    check_tensor,
+)
 
 __all__ = [
     "MaskedLinearLM",
@@ -36,9 +45,20 @@ __all__ = [
 
 
 def _tokens(tokens: object, name: str = "tokens") -> Tensor:
-    if not isinstance(tokens, Tensor) or tokens.dtype != torch.long or tokens.ndim != 2:
-        raise TypeError(f"{name} must be a 2-D torch.long tensor (batch, length)")
-    return tokens
+    """A non-empty 2-D ``torch.long`` tensor of token ids (batch, length)."""
+    return check_tensor(tokens, name, ndim=2, dtype=torch.long)
+
+
+def _start(start: object, tokens: Tensor) -> int:
+    """The first position scored: ``1 <= start <= n - 1`` (position 0 has no context)."""
+    n = tokens.shape[1]
+    if n < 2:
+        raise ValueError(f"tokens must have at least 2 positions to score one, got {n}")
+    return check_int(start, "start", 1, maximum=n - 1)
+
+
+def _model(model: object) -> nn.Module:
+    return check_instance(model, "model", nn.Module, "a torch.nn.Module")
 
 
 class MaskedLinearLM(nn.Module):
@@ -54,8 +74,11 @@ class MaskedLinearLM(nn.Module):
         self.vocab_size = check_int(vocab_size, "vocab_size")
         self.seq_len = check_int(seq_len, "seq_len")
         self.d = check_int(d, "d")
-        self.mlp = bool(mlp)
+        self.mlp = check_bool(mlp, "mlp")
         td = self.seq_len * self.d
+        check_memory(
+            3 * 4 * td * td, f"the ({td}, {td}) masked weight of seq_len={self.seq_len}, d={self.d}"
+        )
         self.embed = nn.Embedding(self.vocab_size, self.d)
         self.linear = nn.Linear(td, td)
         nn.init.normal_(self.linear.weight, std=1.0 / math.sqrt(td))
@@ -69,6 +92,12 @@ class MaskedLinearLM(nn.Module):
         b, n = tokens.shape
         if n > self.seq_len:
             raise ValueError(f"sequence length {n} exceeds seq_len {self.seq_len}")
+        low, high = int(tokens.min()), int(tokens.max())
+        if low < 0 or high >= self.vocab_size:
+            raise ValueError(
+                f"tokens must be ids in [0, {self.vocab_size}) (vocab_size), got values from "
+                f"{low} to {high}"
+            )
         e = self.embed(tokens).reshape(b, n * self.d)
         nd = n * self.d
         w = (self.linear.weight * self.mask)[:nd, :nd]
@@ -85,11 +114,15 @@ def effective_parameters(seq_len: int, d: int, vocab_size: int, *, mlp: bool = F
     ``+ V d + V`` (unembedding) ``[+ d^2 + d]`` (shared MLP layer).
     """
     t, d, v = check_int(seq_len, "seq_len"), check_int(d, "d"), check_int(vocab_size, "vocab_size")
+    mlp = check_bool(mlp, "mlp")
     return t * (t + 1) // 2 * d * d + t * d + v * d + v * d + v + (d * d + d if mlp else 0)
 
 
 def token_loss(model: nn.Module, tokens: Tensor, start: int) -> Tensor:
-    """Teacher-forced cross-entropy of the tokens at positions ``start..n-1``."""
+    """Teacher-forced cross-entropy of the tokens at positions ``start..n-1``
+    (``1 <= start <= n - 1``)."""
+    model, tokens = _model(model), _tokens(tokens)
+    start = _start(start, tokens)
     logits = model(tokens[:, :-1])[:, start - 1 :]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, start:].reshape(-1))
 
@@ -114,11 +147,10 @@ def train_next_token(
     ``batch_size`` of them with ``generator``; the loss covers positions ``>= start``
     (the CoT and answer, not the prompt).
     """
-    tokens = _tokens(tokens)
-    start = check_int(start, "start")
-    if start >= tokens.shape[1]:
-        raise ValueError(f"start must be below the sequence length {tokens.shape[1]}, got {start}")
+    model, tokens = _model(model), _tokens(tokens)
+    start = _start(start, tokens)
     batch_size = check_int(batch_size, "batch_size")
+    generator = check_generator(generator, "generator", kind="torch", allow_none=True)
     m = tokens.shape[0]
 
     def batch(_: int) -> Tensor:
@@ -142,8 +174,9 @@ def train_next_token(
 @torch.no_grad()
 def teacher_forced_accuracy(model: nn.Module, tokens: Tensor, start: int) -> tuple[Tensor, Tensor]:
     """Per-position teacher-forced accuracy (positions ``>= start``) and the fraction of
-    rows with every step right, ``1 - L(h)`` of eq-nt-ar-loss."""
-    tokens = _tokens(tokens)
+    rows with every step right, ``1 - L(h)`` of eq-nt-ar-loss (``1 <= start <= n - 1``)."""
+    model, tokens = _model(model), _tokens(tokens)
+    start = _start(start, tokens)
     pred = model(tokens[:, :-1])[:, start - 1 :].argmax(-1)
     right = pred == tokens[:, start:]
     return right.float().mean(0), right.all(1).float().mean()
@@ -160,8 +193,8 @@ def sample_rollout(
     model: nn.Module, prompt: Tensor, length: int, *, temperature: float, generator: torch.Generator
 ) -> Tensor:
     """Sampling at ``temperature`` from the model's next-token distribution."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    temperature = check_scalar(temperature, "temperature", minimum=0.0, include_min=False)
+    check_generator(generator, "generator", kind="torch")
 
     def pick(logits: Tensor) -> Tensor:
         probs = torch.softmax(logits / temperature, -1).cpu()
@@ -171,8 +204,10 @@ def sample_rollout(
 
 
 def _rollout(model: nn.Module, prompt: Tensor, length: int, pick: Callable) -> Tensor:
-    prompt = _tokens(prompt, "prompt")
+    model, prompt = _model(model), _tokens(prompt, "prompt")
     length = check_int(length, "length")
+    b, n = prompt.shape
+    check_memory(3 * 8 * b * (n + length), f"{b} rollouts of length={length}")
     seq = prompt
     for _ in range(length):
         nxt = pick(model(seq)[:, -1])
@@ -182,6 +217,8 @@ def _rollout(model: nn.Module, prompt: Tensor, length: int, pick: Callable) -> T
 
 def exact_match(pred: Tensor, target: Tensor) -> Tensor:
     """Fraction of rows of ``pred`` equal to the rows of ``target`` in every position."""
+    pred = check_tensor(pred, "pred", ndim=2, dtype=None, finite=False)
+    target = check_tensor(target, "target", ndim=2, dtype=None, finite=False)
     if pred.shape != target.shape:
         raise ValueError(
             f"pred shape {tuple(pred.shape)} differs from target {tuple(target.shape)}"
@@ -195,20 +232,32 @@ def model_perplexity(model: nn.Module, tokens: Tensor) -> float:
     return math.exp(token_loss(model, _tokens(tokens), 1).item())
 
 
+def _ids(x: object, name: str, v: int, ndim: int) -> np.ndarray:
+    ids = check_array(x, name, ndim=ndim, dtype="integral")
+    if ids.min() < 0 or ids.max() >= v:
+        raise ValueError(
+            f"{name} must hold ids in [0, {v}) (vocab_size), got values from {ids.min()} to "
+            f"{ids.max()}"
+        )
+    return ids
+
+
 def ngram_perplexity(
     train_ids: np.ndarray, eval_rows: np.ndarray, vocab_size: int, order: int, alpha: float = 0.1
 ) -> float:
     """Perplexity of an add-``alpha`` unigram (``order=1``) or bigram (``order=2``) model,
     fitted on the id stream ``train_ids``, on positions 1..n-1 of ``eval_rows``, eq-nt-ppl."""
     v = check_int(vocab_size, "vocab_size")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha!r}")
-    train_ids = np.asarray(train_ids)
-    eval_rows = np.asarray(eval_rows)
-    if eval_rows.ndim != 2 or eval_rows.shape[1] < 2:
-        raise ValueError("eval_rows must be a 2-D array with at least 2 columns")
+    order = check_int(order, "order", 1, maximum=2)
+    alpha = check_scalar(alpha, "alpha", minimum=0.0, include_min=False)
+    train_ids = _ids(train_ids, "train_ids", v, ndim=1)
+    eval_rows = _ids(eval_rows, "eval_rows", v, ndim=2)
+    if eval_rows.shape[1] < 2:
+        raise ValueError(f"eval_rows must have at least 2 columns, got {eval_rows.shape[1]}")
+    if order == 2:
+        if train_ids.size < 2:
+            raise ValueError("train_ids must hold at least 2 ids to count bigrams")
+        check_memory(3 * 8 * v * v, f"a dense bigram table for vocab_size={v}")
     if order == 1:
         counts = np.bincount(train_ids, minlength=v) + alpha
         logp = np.log(counts / counts.sum())[eval_rows[:, 1:]]

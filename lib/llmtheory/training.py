@@ -10,6 +10,15 @@ import numpy as np
 import torch
 
 from .progress import progress
+from .validation import (
+    check_callable,
+    check_choice,
+    check_instance,
+    check_int,
+    check_memory,
+    check_scalar,
+    describe,
+)
 
 __all__ = ["TrainHistory", "train"]
 
@@ -68,21 +77,23 @@ def train(
     desc
         Label of the progress bar.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(f"grad_clip must be positive or None, got {grad_clip!r}")
-    if eval_every < 0:
-        raise ValueError(f"eval_every must be non-negative, got {eval_every!r}")
-    params = list(model.parameters()) if parameters is None else list(parameters)
-    if not params:
-        raise ValueError("parameters must contain at least one tensor to train")
+    check_instance(model, "model", torch.nn.Module, "a torch.nn.Module")
+    check_callable(batch_fn, "batch_fn")
+    check_callable(loss_fn, "loss_fn")
+    steps = check_int(steps, "steps")
+    check_memory(8 * steps, f"the loss history of steps={steps}")
+    lr = check_scalar(lr, "lr", minimum=0.0, include_min=False)
+    weight_decay = check_scalar(weight_decay, "weight_decay", minimum=0.0)
+    optimizer = check_choice(optimizer, "optimizer", _OPTIMIZERS)
+    schedule = check_choice(schedule, "schedule", _SCHEDULES)
+    if grad_clip is not None:
+        grad_clip = check_scalar(grad_clip, "grad_clip", minimum=0.0, include_min=False)
+    if eval_fn is not None:
+        check_callable(eval_fn, "eval_fn")
+    eval_every = check_int(eval_every, "eval_every", 0)
+    if desc is not None and not isinstance(desc, str):
+        raise TypeError(f"desc must be a string or None, got {describe(desc)}")
+    params = _parameters(model, parameters)
     opt = _make_optimizer(optimizer, params, lr, weight_decay)
     sched = _make_schedule(schedule, opt, lr, steps)
 
@@ -113,6 +124,34 @@ def train(
             evaluate(step + 1)
     model.eval()
     return history
+
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+_SCHEDULES = ("constant", "onecycle", "cosine")
+
+
+def _parameters(model: torch.nn.Module, parameters: object) -> list[torch.Tensor]:
+    """The tensors to train: ``parameters``, or the model's; at least one requires grad."""
+    if parameters is None:
+        params = list(model.parameters())
+        if not any(p.requires_grad for p in params):
+            raise ValueError("model has no parameter with requires_grad=True: nothing to train")
+        return params
+    if isinstance(parameters, torch.Tensor) or not hasattr(parameters, "__iter__"):
+        raise TypeError(f"parameters must be a list of tensors or None, got {describe(parameters)}")
+    params = list(parameters)
+    if not params:
+        raise ValueError("parameters must contain at least one tensor to train")
+    for i, p in enumerate(params):
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"parameters must hold tensors, got {describe(p)} at index {i}")
+        if not p.is_leaf:
+            raise ValueError(
+                f"parameters must hold leaf tensors (not results of operations), index {i}"
+            )
+    if not any(p.requires_grad for p in params):
+        raise ValueError("parameters must hold at least one tensor with requires_grad=True")
+    return params
 
 
 def _make_optimizer(

@@ -26,7 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .validation import check_int
+from .validation import (
+    check_bool,
+    check_choice,
+    check_device,
+    check_int,
+    check_memory,
+    check_tensor,
+    describe,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -47,21 +55,23 @@ NORMS = ("pre", "none")
 
 def activation_fn(name: str):
     """Return the activation function called ``name`` (one of :data:`ACTIVATIONS`)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[check_choice(name, "name", ACTIVATIONS)]
 
 
 def causal_mask(n: int, device: torch.device | str | None = None) -> Tensor:
     """Boolean ``(n, n)`` mask, ``True`` on and below the diagonal: token ``i`` sees ``j <= i``."""
     n = check_int(n, "n")
+    device = check_device(device, "device")
+    check_memory(2 * n * n, f"an ({n}, {n}) mask")
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
 def _check_mask(attn_mask: Tensor, batch: int, n: int) -> Tensor:
     """Validate a boolean mask and shape it ``(n, n)`` or ``(batch, 1, n, n)`` for broadcasting."""
     if not isinstance(attn_mask, Tensor) or attn_mask.dtype != torch.bool:
-        raise TypeError("attn_mask must be a bool tensor (True = may attend)")
+        raise TypeError(
+            f"attn_mask must be a bool tensor (True = may attend), got {describe(attn_mask)}"
+        )
     if attn_mask.shape == (n, n):
         return attn_mask
     if attn_mask.shape == (batch, n, n):
@@ -85,15 +95,16 @@ class MultiHeadAttention(nn.Module):
         n_heads = check_int(n_heads, "n_heads")
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
+        bias = check_bool(bias, "bias")
+        check_memory(2 * 4 * (4 * d_model + 4) * d_model, f"attention with d_model={d_model}")
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out = nn.Linear(d_model, d_model, bias=bias)
 
     def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Project ``x`` to queries, keys and values of shape ``(batch, heads, n, d_head)``."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
+        x = check_tensor(x, "x", ndim=3, dtype=self.qkv.weight.dtype, finite=False)
+        if x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (batch, n, {self.d_model}), got {tuple(x.shape)}")
         b, n, _ = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
@@ -103,6 +114,7 @@ class MultiHeadAttention(nn.Module):
         self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False
     ) -> Tensor:
         """Self-attention of x (batch, n, d_model); is_causal applies when no mask is given."""
+        is_causal = check_bool(is_causal, "is_causal")
         q, k, v = self._heads(x)
         b, _, n, _ = q.shape
         mask = None if attn_mask is None else _check_mask(attn_mask, b, n)
@@ -115,13 +127,17 @@ class MultiHeadAttention(nn.Module):
         """Per-head attention matrices ``softmax(Q_h K_h^T / sqrt(d_h) + M)``: (batch, heads, n, n).
 
         Masked entries (``attn_mask`` False) get weight exactly zero; no mask means full attention.
+        A query that may attend to nothing (a row of ``attn_mask`` all False) gets a row of zeros,
+        as :meth:`forward` (``scaled_dot_product_attention``) gives it no attention output.
         """
         q, k, _ = self._heads(x)
         b, _, n, _ = q.shape
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
-        if attn_mask is not None:
-            scores = scores.masked_fill(~_check_mask(attn_mask, b, n), float("-inf"))
-        return scores.softmax(dim=-1)
+        if attn_mask is None:
+            return scores.softmax(dim=-1)
+        mask = _check_mask(attn_mask, b, n)
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
 
     def head_matrices(self) -> dict[str, Tensor]:
         """Per-head weights: ``W_Q, W_K, W_V`` of shape (heads, d_head, d_model), ``W_O`` of
@@ -144,13 +160,22 @@ class MLP(nn.Module):
         super().__init__()
         d_model = check_int(d_model, "d_model")
         d_ff = check_int(d_ff, "d_ff")
-        self.activation = activation
+        self.activation = check_choice(activation, "activation", ACTIVATIONS)
+        check_memory(
+            2 * 4 * (2 * d_model + 2) * d_ff, f"an MLP with d_model={d_model}, d_ff={d_ff}"
+        )
         self.act = activation_fn(activation)
         self.fc1 = nn.Linear(d_model, d_ff)
         self.fc2 = nn.Linear(d_ff, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the MLP to every token of ``x`` (..., d_model)."""
+        x = check_tensor(x, "x", dtype=self.fc1.weight.dtype, finite=False)
+        if x.ndim == 0 or x.shape[-1] != self.fc1.in_features:
+            raise ValueError(
+                f"x must have {self.fc1.in_features} features on its last axis, "
+                f"got {tuple(x.shape)}"
+            )
         return self.fc2(self.act(self.fc1(x)))
 
 
@@ -161,9 +186,7 @@ class Block(nn.Module):
         self, d_model: int, n_heads: int, d_ff: int, norm: str = "pre", activation: str = "relu"
     ) -> None:
         super().__init__()
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        self.norm = norm
+        self.norm = check_choice(norm, "norm", NORMS)
         self.attn = MultiHeadAttention(d_model, n_heads)
         self.mlp = MLP(d_model, d_ff, activation)
         make_norm = nn.LayerNorm if norm == "pre" else (lambda _d: nn.Identity())
@@ -203,13 +226,23 @@ class Transformer(nn.Module):
     ) -> None:
         super().__init__()
         n_layers = check_int(n_layers, "n_layers")
+        d_model, d_ff = check_int(d_model, "d_model"), check_int(d_ff, "d_ff")
         if (d_in is None) == (vocab_size is None):
             raise ValueError("give exactly one of d_in (real-valued inputs) or vocab_size")
-        if not isinstance(causal, bool):
-            raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        self.d_model, self.causal, self.norm = check_int(d_model, "d_model"), causal, norm
+        causal = check_bool(causal, "causal")
+        norm = check_choice(norm, "norm", NORMS)
+        check_choice(activation, "activation", ACTIVATIONS)
+        sizes = {"d_in": d_in, "vocab_size": vocab_size, "d_out": d_out, "max_len": max_len}
+        for name, value in sizes.items():
+            if value is not None:
+                check_int(value, name)
+        n_io = sum(v for v in sizes.values() if v is not None)
+        n_params = n_layers * (4 * d_model + 2 * d_ff + 12) * d_model + (n_io + 2) * d_model
+        check_memory(
+            2 * 4 * n_params,
+            f"{n_params:.3g} parameters (d_model={d_model}, n_layers={n_layers}, d_ff={d_ff})",
+        )
+        self.d_model, self.causal, self.norm = d_model, causal, norm
         if d_in is not None:
             self.embed: nn.Module = nn.Linear(check_int(d_in, "d_in"), d_model)
         else:
@@ -227,16 +260,24 @@ class Transformer(nn.Module):
 
     def embed_inputs(self, x: Tensor) -> Tensor:
         """Token embeddings plus positional embeddings: the residual stream ``x_0``."""
+        x = check_tensor(x, "x", dtype=None, finite=False)
         if self.d_in is not None:
             if not torch.is_floating_point(x) or x.dim() != 3 or x.shape[-1] != self.d_in:
                 raise ValueError(
                     f"x must be a float tensor (batch, n, {self.d_in}), got {x.dtype} "
                     f"{tuple(x.shape)}"
                 )
-        elif x.dim() != 2 or x.dtype not in (torch.long, torch.int32, torch.int64):
-            raise ValueError(
-                f"x must be integer token ids (batch, n), got {x.dtype} {tuple(x.shape)}"
-            )
+        else:
+            if x.dim() != 2 or x.dtype not in (torch.long, torch.int32, torch.int64):
+                raise ValueError(
+                    f"x must be integer token ids (batch, n), got {x.dtype} {tuple(x.shape)}"
+                )
+            low, high = int(x.min()), int(x.max())
+            if low < 0 or high >= self.vocab_size:
+                raise ValueError(
+                    f"x must hold token ids in [0, {self.vocab_size}) (vocab_size), got values "
+                    f"from {low} to {high}"
+                )
         h = self.embed(x)
         if self.pos is not None:
             n = x.shape[1]

@@ -8,7 +8,7 @@ parameter at fault and says what was expected.
 * :func:`check_scalar`, :func:`check_int`, :func:`check_bool`: numbers and flags;
 * :func:`check_array` (NumPy) and :func:`check_tensor` (PyTorch): arrays;
 * :func:`check_probabilities`: a probability vector;
-* :func:`check_generator`: a NumPy or PyTorch random generator;
+* :func:`check_generator`: a NumPy or PyTorch random generator; :func:`check_device`;
 * :func:`check_choice`, :func:`check_str_list`, :func:`check_callable`,
   :func:`check_instance`: everything else;
 * :func:`check_memory`: refuse a call whose arrays would exceed a memory limit before
@@ -35,6 +35,7 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_device",
     "check_generator",
     "check_instance",
     "check_int",
@@ -83,12 +84,19 @@ def describe(x: object) -> str:
 def _bounds(
     minimum: float | None, maximum: float | None, include_min: bool, include_max: bool
 ) -> str:
+    minimum, maximum = _num(minimum), _num(maximum)
     if minimum is not None and maximum is not None:
         left, right = "[" if include_min else "(", "]" if include_max else ")"
         return f"in {left}{minimum}, {maximum}{right}"
     if minimum is not None:
         return f"{'>=' if include_min else '>'} {minimum}"
     return f"{'<=' if include_max else '<'} {maximum}"
+
+
+def _num(x: float | None) -> str | None:
+    if x is None:
+        return None
+    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
 # ------------------------------------------------------------------------------- scalars
@@ -211,6 +219,10 @@ def check_bool(x: object, name: str) -> bool:
 _DTYPES = ("float", "int", "integral", "bool", "numeric")
 
 
+def _tuple(x) -> tuple:
+    return x if isinstance(x, tuple) else (x,)
+
+
 def _shape_text(shape: tuple) -> str:
     parts = ["*" if s is None else str(s) for s in shape]
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
@@ -278,11 +290,20 @@ def check_array(
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     if isinstance(x, (str, bytes, dict, set)) or x is None:
-        raise TypeError(f"{name} must be an array, got {describe(x)}")
+        what = (
+            "an array"
+            if ndim not in (None, 0) and 0 not in _tuple(ndim)
+            else "a number or an array"
+        )
+        raise TypeError(f"{name} must be {what}, got {describe(x)}")
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:  # ragged nested lists
         raise TypeError(f"{name} must be an array (not a ragged list), got {describe(x)}") from exc
+    if arr.dtype.kind == "O" and dtype in ("float", "numeric", "integral") and arr.size:
+        flat = arr.ravel()
+        if all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in flat):
+            arr = arr.astype(float)  # e.g. a list of Fractions or 0-d tensors of two dtypes
     got = describe(arr)
     kind = arr.dtype.kind
     if dtype is not None:
@@ -362,20 +383,20 @@ def check_tensor(
     got = describe(x)
     if dtype is not None:
         if isinstance(dtype, torch.dtype):
-            ok, want = x.dtype == dtype, f"of dtype {dtype}"
+            ok, want = x.dtype == dtype, f"tensor of dtype {dtype}"
         elif dtype == "float":
-            ok, want = x.is_floating_point(), "floating-point"
+            ok, want = x.is_floating_point(), "floating-point tensor"
         elif dtype == "long":
-            ok, want = x.dtype == torch.long, "of dtype torch.long (int64)"
+            ok, want = x.dtype == torch.long, "tensor of dtype torch.long (int64)"
         elif dtype == "int":
             ok = not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool
-            want = "of an integer dtype"
+            want = "tensor of an integer dtype"
         elif dtype == "bool":
-            ok, want = x.dtype == torch.bool, "boolean"
+            ok, want = x.dtype == torch.bool, "boolean tensor"
         else:
             raise ValueError(f"dtype must be one of {tuple(_TORCH_DTYPES)}, a torch.dtype or None")
         if not ok:
-            raise TypeError(f"{name} must be a {want} tensor, got {got}")
+            raise TypeError(f"{name} must be a {want}, got {got}")
     _check_shape(tuple(x.shape), x.ndim, name, ndim, shape, got)
     if x.numel() == 0 and not allow_empty:
         raise ValueError(f"{name} must be non-empty, got {got}")
@@ -448,6 +469,36 @@ def check_generator(
         none = " or None" if allow_none else ""
         raise TypeError(f"{name} must be {what}{none}, got {describe(x)}")
     return x
+
+
+def check_device(x: object, name: str, *, allow_none: bool = True) -> torch.device | None:
+    """Return ``x`` as a :class:`torch.device` (``None`` passes when ``allow_none``).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is neither a device nor a string.
+    ValueError
+        If the string names no device, or names CUDA on a machine without it.
+    """
+    if x is None and allow_none:
+        return None
+    if isinstance(x, str):
+        try:
+            device = torch.device(x)
+        except (RuntimeError, ValueError):
+            raise ValueError(
+                f"{name} must name a torch device such as 'cpu' or 'cuda', got {x!r}"
+            ) from None
+    elif isinstance(x, torch.device):
+        device = x
+    else:
+        none = " or None" if allow_none else ""
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu'{none}, "
+                        f"got {describe(x)}")  # fmt: skip
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} is {str(device)!r} but no CUDA device is available")
+    return device
 
 
 # ------------------------------------------------------------------------ other objects

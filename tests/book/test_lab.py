@@ -57,6 +57,7 @@ RAW = [
     ("{prf:", re.compile(r"\{prf:")),
     ("```{math}", re.compile(r"```\{math\}")),
     ("```{", re.compile(r"```\{(?!math\})")),
+    (":::{", re.compile(r":::\{")),
     ("{glue", re.compile(r"\{glue")),
     ("{eq}", re.compile(r"\{eq\}")),
     ("{ref}", re.compile(r"\{ref\}")),
