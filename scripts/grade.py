@@ -110,7 +110,7 @@ def student_of(path: Path, folder: Path, chapter: str) -> str:
     """The student: the notebook's folder and file name under ``folder``, minus the chapter."""
     relative = path.relative_to(folder)
     rest = relative.stem.replace(chapter, "").strip(" _-.")
-    parts = [*relative.parent.parts, *([rest] if rest else [])]
+    parts = [p for p in relative.parent.parts if p != chapter] + ([rest] if rest else [])
     return "/".join(parts) or relative.stem
 
 
@@ -331,6 +331,9 @@ def grade_folder(
     found, unmatched = find_submissions(submissions, list(graders))
     for path in unmatched:
         print(f"skipped {path}: its name holds no chapter name ({', '.join(graders)})")
+    pairs = [(s.student, s.chapter) for s in found]
+    for student, chapter in sorted({p for p in pairs if pairs.count(p) > 1}):
+        print(f"{student} handed in {chapter} more than once: the gradebook keeps the first")
     graded = grade_all(found, graders, out, jobs)
     chapters = columns(graders, graded)
     write_gradebook(gradebook_rows(graded, chapters), out)

@@ -18,10 +18,10 @@ Otter's own machinery removes the solutions: each exercise's solution cells beco
 whose prompt (``ex_slug_name = ...``) replaces the solution code in the student edition, the
 solution prose is a solution block it drops, and the test cells become Otter's exception-based
 tests (the cell's code in a function of the names it reads, so a failed ``assert`` shows its
-message). Files the chapter's part ships (``llmtheory.resources.shipped_path``) are copied into
-each folder, where ``shipped_path`` finds them beside the notebook. The Colab cell is left out:
-the editions need their folder. A chapter whose exercises do not follow the convention gets no
-assignment: the script says why and exits with status 1.
+message). Shipped files the chapter may read (``llmtheory.resources.shipped_path``: those of its
+part and those it names) are copied into each folder, where ``shipped_path`` finds them beside the
+notebook. The Colab cell is left out: the editions need their folder. A chapter whose exercises do
+not follow the convention gets no assignment: the script says why and exits with status 1.
 
 Usage: ``python scripts/make_assignments.py [--editions DIR] [--out DIR] [CHAPTER.ipynb ...]``
 (defaults: ``_build/notebooks``, ``_build/assignments``, every chapter with exercises).
@@ -35,7 +35,6 @@ import builtins
 import json
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -250,9 +249,9 @@ class EditionWalk:
     to" heading to the next heading, and takes the code cells that the chapter tags ``solution``.
     """
 
-    def __init__(self, chapter: Chapter, solution_flags: list[bool]) -> None:
+    def __init__(self, chapter: Chapter, flags: list[tuple[bool, bool]]) -> None:
         self.chapter = chapter
-        self.flags = iter(solution_flags)
+        self.flags = iter(flags)
         self.current: Exercise | None = None
         self.in_solution = False
         self.seen = 0
@@ -293,9 +292,13 @@ class EditionWalk:
         return False
 
     def take_code(self, cell: NotebookNode) -> bool:
-        """A solution cell joins its exercise; other code cells are the chapter's."""
-        is_solution = next(self.flags)
-        if not (is_solution or self.in_solution):
+        """A solution cell joins its exercise; a cell after the solution's end closes it."""
+        is_solution, in_block = next(self.flags)
+        if not (is_solution or in_block):
+            if self.current is not None and not self.in_solution:
+                problem = f"a code cell lies between {self.current.label} and its solution"
+                self.chapter.problems.append(problem)
+            self.current, self.in_solution = None, False
             return False
         start = repr(cell.source[:60])
         if self.current is None:
@@ -310,9 +313,10 @@ class EditionWalk:
         return True
 
 
-def split_edition(chapter: Chapter, edition: NotebookNode, solution_flags: list[bool]) -> None:
-    """Sort the edition's cells into the chapter's plain cells and its exercises."""
-    walk = EditionWalk(chapter, solution_flags)
+def split_edition(chapter: Chapter, edition: NotebookNode, flags: list[tuple[bool, bool]]) -> None:
+    """Sort the edition's cells into the chapter's plain cells and its exercises; ``flags`` says
+    of each code cell whether it is tagged ``solution`` and whether it lies in a solution block."""
+    walk = EditionWalk(chapter, flags)
     for cell in edition.cells:
         walk.take(cell)
     found = [e.label for e in chapter.cells if isinstance(e, Exercise)]
@@ -405,9 +409,20 @@ def read_edition(chapter: Chapter, src: NotebookNode) -> None:
             "run `make notebooks`"
         )
         return
-    kept = [c for c in src.cells if c.cell_type == "code" and REMOVE_TAG not in tags(c)]
-    split_edition(chapter, edition, [SOLUTION_TAG in tags(c) for c in kept])
+    split_edition(chapter, edition, code_flags(src))
     chapter.problems += solution_problems(chapter)
+
+
+def code_flags(src: NotebookNode) -> list[tuple[bool, bool]]:
+    """For each code cell the editions keep: tagged ``solution``? between the solution markers?"""
+    flags, inside = [], False
+    for cell in src.cells:
+        if cell.cell_type == "markdown":
+            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
+                inside = marker == "start"
+        elif REMOVE_TAG not in tags(cell):
+            flags.append((SOLUTION_TAG in tags(cell), inside))
+    return flags
 
 
 def read_chapter(source: Path, editions: Path = EDITIONS) -> Chapter:
@@ -427,20 +442,26 @@ def read_chapter(source: Path, editions: Path = EDITIONS) -> Chapter:
 # --- The master notebook --------------------------------------------------------------------------
 
 
-def shipped_files(source: Path) -> list[str]:
-    """The shipped files in the chapter's part folder, relative to that folder."""
+def shipped_files(source: Path) -> dict[str, str]:
+    """The shipped files a chapter may read, each with its place beside the notebook.
+
+    They are the manifest's files in the chapter's part folder and those the chapter names;
+    each goes where ``shipped_path`` looks beside the notebook: its path below its part folder
+    (``book/back/benchmarks/peeling.json`` -> ``benchmarks/peeling.json``).
+    """
     folder = PurePosixPath(source.resolve().relative_to(ROOT).parent.as_posix())
-    manifest = json.loads(MANIFEST.read_text())
-    return sorted(
-        PurePosixPath(p).relative_to(folder).as_posix()
-        for p in manifest
-        if PurePosixPath(p).is_relative_to(folder)
-    )
+    text = source.read_text()
+    return {
+        relpath: PurePosixPath(*PurePosixPath(relpath).parts[2:]).as_posix()
+        for relpath in sorted(json.loads(MANIFEST.read_text()))
+        if PurePosixPath(relpath).is_relative_to(folder) or relpath in text
+    }
 
 
 def assignment_config(chapter: Chapter) -> str:
     """The ``# ASSIGNMENT CONFIG`` cell: file-based, exception-style tests; no PDFs, no export."""
-    folders = sorted({PurePosixPath(f).parts[0] for f in shipped_files(chapter.source)})
+    beside = shipped_files(chapter.source).values()
+    folders = sorted({PurePosixPath(f).parts[0] for f in beside})
     config = {
         "name": chapter.name,
         "init_cell": True,
@@ -515,21 +536,20 @@ def write_master(chapter: Chapter, out: Path) -> Path:
     folder = out / "masters" / chapter.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for relative in shipped_files(chapter.source):
-        target = folder / relative
+    for relpath, beside in shipped_files(chapter.source).items():
+        target = folder / beside
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(chapter.source.parent / relative, target)
+        shutil.copyfile(ROOT / relpath, target)
     master = folder / f"{chapter.name}.ipynb"
     nbformat.write(master_notebook(chapter), master)
     return master
 
 
 def run_otter_assign(master: Path, result: Path) -> None:
-    """``otter assign`` (no test run: ``make test`` grades every edition itself)."""
-    command = [sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs"]
-    done = subprocess.run([*command, str(master), str(result)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"otter assign failed on {master}:\n{done.stdout}\n{done.stderr}")
+    """``otter assign`` (no test run: ``make test`` grades every edition itself), in-process."""
+    from otter.assign import main as otter_assign
+
+    otter_assign(str(master), str(result), no_pdfs=True, no_run_tests=True)
 
 
 def arrange(chapter: Chapter, result: Path, out: Path) -> dict[str, Path]:

@@ -25,11 +25,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
+# 4-digit operands need a masked weight of about 3.7 GiB, above the library's default guard of
+# 2 GiB (llmtheory.validation.check_memory); this script is meant for a machine that has it.
+os.environ.setdefault("LLMTHEORY_MEMORY_LIMIT_GB", "8")
+
+import numpy as np  # noqa: E402
 import torch
 
 from llmtheory.chain_of_thought import MULT_FORMATS, MULT_VOCAB, multiplication_cot, operand_split

@@ -121,3 +121,32 @@ def test_bad_arguments() -> None:
         refit_output(np.ones((3, 2)), np.ones(4))
     with pytest.raises(ValueError, match="alpha"):
         prune_columns(np.ones((3, 2)), np.ones(3), 0.0, np.arange(2), np.ones(3))
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (3, 1)])
+def test_reliability_1_infinite_input_is_refused_before_lapack(where):
+    """An inf used to hang LAPACK for good in refit_output and prune_columns."""
+    Phi, y = np.abs(np.random.default_rng(0).normal(size=(6, 3))), np.arange(6.0)
+    Phi[where] = np.inf
+    with pytest.raises(ValueError, match="Phi must hold only finite values"):
+        refit_output(Phi, y)
+    with pytest.raises(ValueError, match="Phi must hold only finite values"):
+        prune_columns(Phi, np.ones(3), 0.0, np.arange(2), y)
+    with pytest.raises(ValueError, match="y must hold only finite values"):
+        refit_output(np.ones((6, 3)), np.where(np.arange(6) == 2, np.nan, 1.0))
+
+
+def test_reliability_5_numerical_rank_refuses_infinities():
+    """numerical_rank(diag(inf, 1, 1, 1, 1)) used to return 0."""
+    with pytest.raises(ValueError, match="Phi must hold only finite values"):
+        numerical_rank(np.diag([np.inf, 1.0, 1.0, 1.0, 1.0]))
+
+
+def test_reliability_6_lora_refuses_an_infinite_alpha():
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        LoRALinear(nn.Linear(3, 2), 1, alpha=np.inf)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        LoRALinear(nn.Linear(3, 2), 1, generator=np.random.default_rng(0))

@@ -102,3 +102,24 @@ def test_more_digits(fmt):
     assert tokens.shape[1] == expected
     with pytest.raises(TypeError, match="rng"):
         multiplication_dataset(fmt, 3, 5)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_5_products_beyond_int64_are_refused():
+    """10-digit operands encoded a wrong product; 20+ digit columns overflowed."""
+    with pytest.raises(ValueError, match="n_digits must be at most 9"):
+        multiplication_cot(np.array([10**9]), np.array([10**9]), "none", n_digits=10)
+    a = np.array([987654321])
+    rows = multiplication_cot(a, a, "none", n_digits=9)
+    assert decode_digits(rows[:, -18:])[0] == 987654321**2
+    with pytest.raises(ValueError, match="digits must have at most 18 columns"):
+        decode_digits(np.ones((1, 20), dtype=int))
+
+
+def test_reliability_6_a_repeated_support_index_is_refused():
+    """A repeated column counted twice and gave the wrong parity."""
+    x = np.random.default_rng(0).integers(0, 2, (4, 5))
+    with pytest.raises(ValueError, match="support must not repeat"):
+        parity_cot(x, np.array([1, 1, 3]), "none")

@@ -40,8 +40,10 @@ def test_nan_never_passes():
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"name": "", "value": 1.0, "expected": 1.0, "atol": 1, "equation": "e"}, TypeError),
-        ({"name": "x", "value": 1.0, "expected": 1.0, "atol": 1, "equation": ""}, TypeError),
+        ({"name": "", "value": 1.0, "expected": 1.0, "atol": 1, "equation": "e"}, ValueError),
+        ({"name": "x", "value": 1.0, "expected": 1.0, "atol": 1, "equation": ""}, ValueError),
+        ({"name": 3, "value": 1.0, "expected": 1.0, "atol": 1, "equation": "e"}, TypeError),
+        ({"name": "x", "value": 1.0, "expected": 1.0, "atol": 1, "equation": None}, TypeError),
         ({"name": "x", "value": 1.0, "equation": "e"}, ValueError),
         ({"name": "x", "value": 1.0, "expected": 1.0, "equation": "e"}, ValueError),
         ({"name": "x", "value": 1.0, "expected": 1.0, "rtol": -1, "equation": "e"}, ValueError),
@@ -64,3 +66,41 @@ def test_array_tolerances_apply_per_point():
         check("mc", [1.0, 2.05], [1.0, 2.0], atol=[0.1, 0.01], equation="e", quiet=True)
     with pytest.raises(ValueError):
         check("mc", [1.0, 2.0], [1.0, 2.0], atol=[0.1, -0.01], equation="e", quiet=True)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"expected": 5.0, "atol": 0.1},
+        {"lower": 0.0},
+        {"upper": 1.0},
+    ],
+)
+def test_reliability_4_an_empty_value_is_refused(kwargs):
+    """A filter that selects nothing used to make any claim pass ("✓ ... [] ≈ 5")."""
+    with pytest.raises(ValueError, match="value must be non-empty"):
+        check("empty", np.array([]), equation="e", quiet=True, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"expected": np.nan, "atol": 0.1}, "expected must hold only finite values"),
+        ({"expected": [1.0, np.inf], "atol": 0.1}, "expected must hold only finite values"),
+        ({"expected": [], "atol": 0.1}, "expected must be non-empty"),
+        ({"lower": np.nan}, "lower must be a finite number"),
+        ({"upper": np.inf}, "upper must be a finite number"),
+        ({"expected": 1.0, "atol": np.nan}, "atol must hold only finite values"),
+    ],
+)
+def test_reliability_4_non_finite_numbers_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        check("x", 1.0, equation="e", quiet=True, **kwargs)
+
+
+def test_reliability_4_a_non_finite_value_fails_the_claim():
+    with pytest.raises(AssertionError, match="value is not finite"):
+        check("x", [1.0, np.nan], 1.0, atol=0.1, equation="e", quiet=True)

@@ -69,3 +69,27 @@ def test_bad_arguments():
         chunk_rows(np.arange(3), 5, 1)
     with pytest.raises(ValueError, match="stride"):
         chunk_rows(np.arange(9), 5, 0)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_6_a_string_is_not_a_list_of_texts():
+    """WordTokenizer("abc") used to build a character vocabulary."""
+    with pytest.raises(TypeError, match="texts must be a list of strings, got a single string"):
+        WordTokenizer("once upon a time")
+    tok = WordTokenizer(["a b", "c"])
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        tok.encode("a b", 3)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        tok.encode(["a zzz"], 3)
+
+
+def test_reliability_6_negative_ids_do_not_wrap_around():
+    """CharTokenizer.decode([-1]) used to return the last character."""
+    tok = CharTokenizer("abc")
+    assert tok.decode(np.array([0, 2])) == "ac"
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 3\)"):
+        tok.decode(np.array([0, -1]))
+    with pytest.raises(ValueError, match="ids must lie in"):
+        WordTokenizer(["a b"]).decode(np.array([1, 3]))

@@ -281,7 +281,11 @@ def test_semantic_code_and_lexicon():
         (lambda: em.de_e2(0.0, X3), ValueError, "R must be positive"),
         (lambda: em.threshold_e1([0.5, 0.6]), ValueError, "must sum to 1"),
         (lambda: em.sample_e1(0, 1.0, X3, np.random.default_rng()), ValueError, "n_skills"),
-        (lambda: em.sample_e1(10, -1.0, X3, np.random.default_rng()), ValueError, "R must be a number > 0"),
+        (
+            lambda: em.sample_e1(10, -1.0, X3, np.random.default_rng()),
+            ValueError,
+            "R must be a number > 0",
+        ),
         (lambda: em.sample_e2(10, 1.0, X3, 0), TypeError, "rng must be"),
         (lambda: em.sample_e1(2, 1.0, X3, np.random.default_rng()), ValueError, "multi-edges"),
         (lambda: em.peel("graph"), TypeError, "graph must be"),
@@ -321,3 +325,50 @@ def test_bad_graph():
         em.SkillTextGraph(2, 2, ids, ids[:1])
     with pytest.raises(TypeError, match="integer numpy array"):
         em.SkillTextGraph(2, 2, ids.astype(float), ids)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_6_none_is_not_a_number():
+    """pgf(c, None), success_probability(None) and testing_error(None, c) returned NaN."""
+    with pytest.raises(TypeError, match="x must be a number or an array"):
+        em.pgf(X3, None)
+    with pytest.raises(TypeError, match="rho must be a number or an array"):
+        em.success_probability(None)
+    with pytest.raises(TypeError, match="u must be a number or an array"):
+        em.testing_error(None, X3)
+    with pytest.raises(ValueError, match="x must hold only finite values"):
+        em.edge_pgf(X3, [0.5, np.nan])
+
+
+def test_reliability_6_log_must_be_a_bool():
+    """de_e2(..., log='no') used to return logarithms."""
+    with pytest.raises(TypeError, match="log must be a bool"):
+        em.de_e2(2.0, em.poisson_degrees(3.0), log="no")
+    u = em.de_e2(2.0, em.poisson_degrees(3.0), log=np.bool_(False))
+    assert 0 < float(u) < 1
+
+
+def test_reliability_9_absurd_iteration_counts_are_refused_at_once():
+    """de_e1_trajectory(iterations=10**9) looped for a very long time."""
+    with pytest.raises(ValueError, match="iterations must be at most"):
+        em.de_e1_trajectory(1.0, X3, 10**9)
+    with pytest.raises(ValueError, match="iterations must be at most"):
+        em.association_giant_theory(X3, X3, 0.5, iterations=10**9)
+
+
+def test_reliability_9_a_converged_trajectory_is_filled_exactly():
+    """Past a fixed point the recursion is filled, with the values iterating would give."""
+    R = np.array([0.9, 1.5])
+    q, u = em.de_e1_trajectory(R, X3, 3000)
+    a, lam = em.mean_degree(X3) / R, em._edge_coeffs(X3)
+    ref_q, ref_u, q_i = [], [], np.ones_like(a)
+    for _ in range(3001):  # the recursion, iterated by hand to the end
+        q_next, p = em._e1_map(q_i, a, lam, 1, 1.0, 0.0)
+        ref_q.append(q_i)
+        ref_u.append(np.polynomial.polynomial.polyval(p, X3))
+        q_i = q_next
+    np.testing.assert_array_equal(q, np.array(ref_q))
+    np.testing.assert_array_equal(u, np.array(ref_u))
+    assert np.array_equal(ref_q[-1], ref_q[-2])  # it did converge: the fill was used

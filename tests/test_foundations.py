@@ -143,3 +143,44 @@ def test_train_rejects_bad_arguments(kwargs, error):
         train(model, lambda step: batch, loss, **arguments)
     with pytest.raises(TypeError):
         train("model", lambda step: batch, loss, steps=5, lr=0.1)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"lr": float("inf")}, ValueError, "lr must be a finite number"),
+        ({"lr": float("nan")}, ValueError, "lr must be"),
+        ({"eval_every": 2.5}, TypeError, "eval_every must be an int"),
+        ({"eval_every": float("nan")}, TypeError, "eval_every must be an int"),
+        ({"grad_clip": float("inf")}, ValueError, "grad_clip must be a finite number"),
+        ({"optimizer": 3}, TypeError, "optimizer must be a str"),
+        ({"eval_fn": "report"}, TypeError, "eval_fn must be callable"),
+    ],
+)
+def test_reliability_6_train_refuses_nonsense(kwargs, error, message):
+    model, batch, loss = _regression_problem()
+    with pytest.raises(error, match=message):
+        train(model, lambda step: batch, loss, **({"steps": 3, "lr": 0.1} | kwargs))
+
+
+def test_reliability_6_train_refuses_a_model_with_nothing_to_train():
+    model, batch, loss = _regression_problem()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="requires_grad"):
+        train(model, lambda step: batch, loss, steps=3, lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("ci", "quiet"),
+    [("false", False), ("0", False), ("", False), ("true", True), ("1", True), ("yes", True)],
+)
+def test_reliability_10_ci_false_does_not_silence_progress_bars(monkeypatch, ci, quiet):
+    """Any non-empty CI value, CI=false included, used to silence the bars."""
+    monkeypatch.delenv("LLMTHEORY_PROGRESS", raising=False)
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert progress_enabled() is not quiet

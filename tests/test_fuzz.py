@@ -4,11 +4,21 @@ Every public function, class and public method listed in a module's ``__all__`` 
 from a valid baseline with one argument at a time corrupted: wrong types, wrong shapes,
 NaN and infinities, empty and extreme sizes, ``None``, a string where a list of strings is
 expected, and values that Hypothesis draws (``derandomize=True``: the same cases every run).
-Each call runs in a child process with an address-space limit and a timeout. A call passes
-when it raises a clear :class:`ValueError`/:class:`TypeError` (or a documented subclass)
-whose message names the corrupted parameter, or returns a result without creating NaN or
-infinities from finite input. It fails on a hang, a memory blow-up, a crash, an unhelpful
-error, NaN out of finite input, or a baseline that does not run.
+Each call runs in a child process (a pool of workers started by a ``forkserver``, replaced
+when one hangs or dies) with a 3 GiB address-space limit (``RLIMIT_AS``), a 10 s timeout and
+``LLMTHEORY_MEMORY_LIMIT_GB=0.5``. Outcomes:
+
+* ``clear``: a :class:`ValueError`/:class:`TypeError` (subclasses such as
+  :class:`~llmtheory.validation.MemoryLimitError` included) whose message names the corrupted
+  parameter, or an exception the allowlist documents for that callable;
+* ``returned``: a result without NaN or infinities; ``nan_absorbed``: a finite result from
+  NaN/inf input; ``nan_through``: NaN/inf input passed through (a forward pass, a record);
+  ``overflow``: NaN/inf from input of magnitude 1e100 or more (IEEE overflow);
+  ``refused_valid``: a clear error for an input form that is usually valid (reported only);
+* failures: ``unhelpful`` (another exception, or a message that does not name the parameter),
+  ``nan_out``/``inf_out`` (NaN/inf created from finite input, unless the allowlist documents
+  it), ``hang``, ``memory`` (MemoryError, an allocator error, a child killed), ``crash``, and
+  ``baseline_error`` (a valid baseline that does not run, or a case the harness cannot build).
 
 A new function is covered without editing this file: its baseline comes from its signature
 (defaults, and values by type hint) unless :data:`BASELINES` gives one.
@@ -64,11 +74,12 @@ ADDRESS_SPACE_BYTES = 3 * 1024**3  # the child's RLIMIT_AS
 CHILD_MEMORY_LIMIT_GB = "0.5"  # LLMTHEORY_MEMORY_LIMIT_GB in the child, well below RLIMIT_AS
 
 #: Outcomes that fail the test.
-FAILING = ("hang", "memory", "crash", "unhelpful", "nan_out", "baseline_error")
+FAILING = ("hang", "memory", "crash", "unhelpful", "nan_out", "inf_out", "baseline_error")
 OUTCOMES = (
     "clear",
     "returned",
     "refused_valid",
+    "overflow",
     "nan_through",
     "nan_absorbed",
     *FAILING,
@@ -481,7 +492,12 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     ),
     "icl.prefix_error": lambda: dict(pred=_float(2, 4), y=_float(2, 4), d=3),
     "icl.sample_linear_regression": lambda: dict(
-        batch=2, n_points=4, d=3, generator=_g(), x_dist="gaussian", dtype=torch.float32,
+        batch=2,
+        n_points=4,
+        d=3,
+        generator=_g(),
+        x_dist="gaussian",
+        dtype=torch.float32,
         device="cpu",
     ),  # fmt: skip
     "icl.save_icl_transformer": lambda: dict(
@@ -497,8 +513,7 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     ),
     # multi_concept
     "multi_concept.ConceptDictionary": lambda: {
-        f.name: getattr(_dic(), f.name)
-        for f in dataclasses.fields(mc.ConceptDictionary)
+        f.name: getattr(_dic(), f.name) for f in dataclasses.fields(mc.ConceptDictionary)
     },  # fmt: skip
     "multi_concept.MultiConceptTransformer": lambda: dict(
         d=8, m=4, w_init=0.01, mlp_init=0.1, query_in_values=False, generator=_g()
@@ -538,8 +553,16 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "multi_concept.mlp_products": lambda: dict(dic=_dic(), w=_rng().normal(size=(4, 16))),
     "multi_concept.predicted_correct_attention": lambda: dict(lam=1.0, beta=0.8, sigma=0.5, L=4),
     "multi_concept.sample_prompts": lambda: dict(
-        dic=_dic(), n=3, L=4, sigma=0.1, sigma_y=0.05, n_irr=1, task_probs=np.array([0.4, 0.6]),
-        label_concept=np.array([1, 0]), flip_labels=False, gen=_g(),
+        dic=_dic(),
+        n=3,
+        L=4,
+        sigma=0.1,
+        sigma_y=0.05,
+        n_irr=1,
+        task_probs=np.array([0.4, 0.6]),
+        label_concept=np.array([1, 0]),
+        flip_labels=False,
+        gen=_g(),
     ),  # fmt: skip
     "multi_concept.zero_one_error": lambda: dict(
         f=torch.tensor([0.5, -1.0, 2.0]), z=torch.tensor([1.0, 1.0, -1.0])
@@ -550,8 +573,16 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "next_token.effective_parameters": lambda: dict(seq_len=6, d=3, vocab_size=5, mlp=True),
     "next_token.token_loss": lambda: dict(model=_lm(), tokens=_tokens(), start=2),
     "next_token.train_next_token": lambda: dict(
-        model=_lm(), tokens=_tokens(), start=2, steps=2, batch_size=2, lr=0.01,
-        weight_decay=0.1, generator=_g(), eval_fn=lambda m, s: float(s), eval_every=1,
+        model=_lm(),
+        tokens=_tokens(),
+        start=2,
+        steps=2,
+        batch_size=2,
+        lr=0.01,
+        weight_decay=0.1,
+        generator=_g(),
+        eval_fn=lambda m, s: float(s),
+        eval_every=1,
         desc="fuzz",
     ),  # fmt: skip
     "next_token.teacher_forced_accuracy": lambda: dict(model=_lm(), tokens=_tokens(), start=2),
@@ -576,10 +607,19 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     # training
     "training.TrainHistory": lambda: dict(loss=np.zeros(3), eval_steps=[0], evals=[1.0]),
     "training.train": lambda: dict(
-        model=torch.nn.Linear(2, 1), batch_fn=lambda step: torch.ones(4, 2) * step,
-        loss_fn=lambda m, b: m(b).pow(2).mean(), steps=2, lr=0.01, optimizer="sgd",
-        weight_decay=0.0, schedule="cosine", grad_clip=1.0, parameters=None,
-        eval_fn=lambda m, s: float(s), eval_every=1, desc="fuzz",
+        model=torch.nn.Linear(2, 1),
+        batch_fn=lambda step: torch.ones(4, 2) * step,
+        loss_fn=lambda m, b: m(b).pow(2).mean(),
+        steps=2,
+        lr=0.01,
+        optimizer="sgd",
+        weight_decay=0.0,
+        schedule="cosine",
+        grad_clip=1.0,
+        parameters=None,
+        eval_fn=lambda m, s: float(s),
+        eval_every=1,
+        desc="fuzz",
     ),  # fmt: skip
     # transducer
     "transducer.Transducer": lambda: dict(
@@ -598,16 +638,18 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     # transformer
     "transformer.Block": lambda: dict(d_model=8, n_heads=2, d_ff=16, norm="pre", activation="gelu"),
     "transformer.Block.forward": lambda: dict(
-        self=_block(), x=_float(2, 3, 8), attn_mask=torch.ones(3, 3, dtype=torch.bool).tril(),
+        self=_block(),
+        x=_float(2, 3, 8),
+        attn_mask=torch.ones(3, 3, dtype=torch.bool).tril(),
         is_causal=False,
     ),  # fmt: skip
     "transformer.MLP": lambda: dict(d_model=8, d_ff=16, activation="tanh"),
-    "transformer.MLP.forward": lambda: dict(
-        self=tf.MLP(8, 16), x=_float(2, 3, 8)
-    ),
+    "transformer.MLP.forward": lambda: dict(self=tf.MLP(8, 16), x=_float(2, 3, 8)),
     "transformer.MultiHeadAttention": lambda: dict(d_model=8, n_heads=2, bias=False),
     "transformer.MultiHeadAttention.forward": lambda: dict(
-        self=_mha(), x=_float(2, 3, 8), attn_mask=torch.ones(3, 3, dtype=torch.bool).tril(),
+        self=_mha(),
+        x=_float(2, 3, 8),
+        attn_mask=torch.ones(3, 3, dtype=torch.bool).tril(),
         is_causal=False,
     ),  # fmt: skip
     "transformer.MultiHeadAttention.attention_weights": lambda: dict(
@@ -615,8 +657,17 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     ),
     "transformer.MultiHeadAttention.head_matrices": lambda: dict(self=_mha()),
     "transformer.Transformer": lambda: dict(
-        d_model=8, n_heads=2, n_layers=1, d_ff=16, d_in=3, d_out=2, vocab_size=None, max_len=5,
-        causal=True, norm="pre", activation="relu",
+        d_model=8,
+        n_heads=2,
+        n_layers=1,
+        d_ff=16,
+        d_in=3,
+        d_out=2,
+        vocab_size=None,
+        max_len=5,
+        causal=True,
+        norm="pre",
+        activation="relu",
     ),  # fmt: skip
     "transformer.Transformer.embed_inputs": lambda: dict(self=_transformer(), x=_float(2, 4, 3)),
     "transformer.Transformer.hidden_states": lambda: dict(
@@ -646,23 +697,27 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         p=_layer(), X=_rng().normal(size=(3, 8)), mask=np.tril(np.ones((3, 3), bool)), i=-1
     ),
     "uat.fitted_rate": lambda: dict(N=np.array([1.0, 2.0, 4.0]), err=np.array([1.0, 0.5, 0.3])),
-    "uat.head_vec_matrix": lambda: dict(
-        W_V=_rng().normal(size=(2, 3)), A=np.full((3, 3), 1 / 3)
-    ),
-    "uat.layer_parameters": lambda: dict(
-        block=tf.Block(8, 2, 16, norm="none")
-    ),
+    "uat.head_vec_matrix": lambda: dict(W_V=_rng().normal(size=(2, 3)), A=np.full((3, 3), 1 / 3)),
+    "uat.layer_parameters": lambda: dict(block=tf.Block(8, 2, 16, norm="none")),
     "uat.linear_vec": lambda: dict(W=_rng().normal(size=(2, 3)), b=np.ones(2), n=3),
     "uat.mha_vec_matrix": lambda: dict(p=_layer(), A=np.full((2, 3, 3), 1 / 3)),
     "uat.model_attention": lambda: dict(model=_uat_transformer(), n=3, attn_mask=None),
     "uat.one_hidden_layer": lambda: dict(
-        x=_rng().normal(size=(5, 2)), alpha=np.ones(4), W=_rng().normal(size=(4, 2)),
-        theta=np.zeros(4), bias=0.1, activation="tanh",
+        x=_rng().normal(size=(5, 2)),
+        alpha=np.ones(4),
+        W=_rng().normal(size=(4, 2)),
+        theta=np.zeros(4),
+        bias=0.1,
+        activation="tanh",
     ),  # fmt: skip
     "uat.random_feature_errors": lambda: dict(
-        x_train=np.linspace(-1, 1, 8)[:, None], y_train=np.sin(np.linspace(-1, 1, 8)),
-        x_test=np.linspace(-0.9, 0.9, 4)[:, None], y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
-        widths=[2, 4], rng=_rng(), scale=3.0,
+        x_train=np.linspace(-1, 1, 8)[:, None],
+        y_train=np.sin(np.linspace(-1, 1, 8)),
+        x_test=np.linspace(-0.9, 0.9, 4)[:, None],
+        y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
+        widths=[2, 4],
+        rng=_rng(),
+        scale=3.0,
     ),  # fmt: skip
     "uat.relu_interpolant": lambda: dict(f=np.sin, a=0.0, b=1.0, N=4),
     "uat.token_block": lambda: dict(matrix=_rng().normal(size=(6, 6)), n=3, i=0, j=1),
@@ -869,7 +924,10 @@ CORRUPTIONS: dict[str, dict[str, tuple[typing.Callable, bool]]] = {
     },
     "torch_gen": {"seed": (lambda v: 0, False), "numpy_gen": (lambda v: _rng(), False)},
     "callable": {"int": (lambda v: 3, False)},
-    "module": {"other_module": (lambda v: torch.nn.Linear(2, 2), False), "int": (lambda v: 3, False)},
+    "module": {
+        "other_module": (lambda v: torch.nn.Linear(2, 2), False),
+        "int": (lambda v: 3, False),
+    },
     "torch_meta": {"int": (lambda v: 3, False)},
     "object": {"int": (lambda v: 3, False), "dict": (lambda v: {"a": 1}, False)},
     "none": {"int": (lambda v: 3, False), "list": (lambda v: [1.0], False)},
@@ -934,7 +992,10 @@ def hypothesis_cases(target: Target, args: dict, n: int) -> list[tuple]:
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(name=st.sampled_from(names), how=st.one_of(_replacement.map(lambda v: ("replace", v)), _mutation))
+    @given(
+        name=st.sampled_from(names),
+        how=st.one_of(_replacement.map(lambda v: ("replace", v)), _mutation),
+    )
     def draw(name, how):
         if how[0] != "replace" and not isinstance(args[name], (np.ndarray, torch.Tensor)):
             how = ("replace", how[-1] if how[0] in ("set_entry", "scale") else None)
@@ -968,9 +1029,9 @@ def _size(value) -> int:
 # ------------------------------------------------------------------------------- outcomes
 
 
-def _nonfinite(x, depth: int = 0, seen: set | None = None) -> bool:
-    """Whether ``x`` holds NaN or an infinity anywhere (numbers, arrays, tensors, containers,
-    dataclasses, module parameters)."""
+def _scan(x, test, depth: int = 0, seen: set | None = None) -> bool:
+    """Whether ``test`` holds for some float array in ``x`` (numbers, arrays, tensors,
+    containers, dataclasses, module parameters); ``test`` maps a float64 array to a bool."""
     if depth > 4:
         return False
     seen = set() if seen is None else seen
@@ -979,29 +1040,49 @@ def _nonfinite(x, depth: int = 0, seen: set | None = None) -> bool:
     seen.add(id(x))
     if isinstance(x, (bool, np.bool_, str, bytes)) or x is None:
         return False
-    if isinstance(x, (float, np.floating, complex)):
-        return not np.isfinite(x)
+    if isinstance(x, (int, np.integer)):
+        return test(np.array(float(x) if abs(x) < 2**1000 else math.inf))
+    if isinstance(x, (float, np.floating)):
+        return test(np.array(x, dtype=float))
     if isinstance(x, np.ndarray):
-        return x.dtype.kind in "fc" and not np.all(np.isfinite(x))
+        return x.dtype.kind in "iuf" and x.size > 0 and test(x.astype(float))
     if isinstance(x, torch.Tensor):
         t = x.detach()
-        return (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all())
+        return t.numel() > 0 and not t.is_complex() and test(t.double().cpu().numpy())
     if isinstance(x, torch.nn.Module):
-        return any(_nonfinite(p, depth + 1, seen) for p in [*x.parameters(), *x.buffers()])
+        return any(_scan(p, test, depth + 1, seen) for p in [*x.parameters(), *x.buffers()])
     if isinstance(x, dict):
-        return any(_nonfinite(v, depth + 1, seen) for v in list(x.values())[:1000])
+        return any(_scan(v, test, depth + 1, seen) for v in list(x.values())[:1000])
     if isinstance(x, (list, tuple)):
-        return any(_nonfinite(v, depth + 1, seen) for v in x[:1000])
+        return any(_scan(v, test, depth + 1, seen) for v in x[:1000])
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return any(_nonfinite(getattr(x, f.name), depth + 1, seen) for f in dataclasses.fields(x))
+        return any(_scan(getattr(x, f.name), test, depth + 1, seen) for f in dataclasses.fields(x))
     return False
+
+
+def _nonfinite(x) -> bool:
+    return _scan(x, lambda a: not np.all(np.isfinite(a)))
+
+
+def _has_nan(x) -> bool:
+    return _scan(x, lambda a: bool(np.isnan(a).any()))
+
+
+def _huge(x) -> bool:
+    """Finite magnitudes of 1e100 or more, which may overflow any computation (IEEE)."""
+    return _scan(x, lambda a: bool((np.abs(a[np.isfinite(a)]) >= 1e100).any()))
 
 
 def _names(message: str, name: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message) is not None
 
 
-_MEMORY_WORDS = ("can't allocate memory", "DefaultCPUAllocator", "Unable to allocate", "std::bad_alloc")
+_MEMORY_WORDS = (
+    "can't allocate memory",
+    "DefaultCPUAllocator",
+    "Unable to allocate",
+    "std::bad_alloc",
+)
 
 
 def run_case(case: tuple) -> dict:
@@ -1020,6 +1101,7 @@ def run_case(case: tuple) -> dict:
                 make, valid_form = {**COMMON, **CORRUPTIONS.get(kind, {})}[label]
                 args[name] = make(value)
         corrupted_nonfinite = name is not None and _nonfinite(args[name])
+        corrupted_huge = name is not None and _huge(args[name])
     except Exception as exc:  # the harness could not build the case: report, do not hide
         return {"outcome": "baseline_error", "error": f"building the case: {exc!r}"[:400]}
     documented = tuple(
@@ -1039,18 +1121,22 @@ def run_case(case: tuple) -> dict:
         if name is None:
             where = traceback.format_exc(limit=-2)
             return {"outcome": "baseline_error", "error": (text + "\n" + where)[:800]}
-        clear_type = isinstance(exc, (ValueError, TypeError, *documented))
-        if clear_type and _names(str(exc), name):
+        clear = isinstance(exc, (ValueError, TypeError)) and _names(str(exc), name)
+        if clear or isinstance(exc, documented):  # a documented exception is a correct result
             return {"outcome": "refused_valid" if valid_form else "clear", "error": text[:400]}
         where = traceback.format_exc(limit=-1).strip().splitlines()
         return {"outcome": "unhelpful", "error": (text[:300] + " | " + where[-3][:200])}
     seconds = time.perf_counter() - t0
     try:
         out_nonfinite = _nonfinite(result)
+        out_nan = out_nonfinite and _has_nan(result)
     except Exception:  # noqa: BLE001
-        out_nonfinite = False
+        out_nonfinite = out_nan = False
+    if out_nonfinite and corrupted_huge:
+        return {"outcome": "overflow", "s": seconds}
     if out_nonfinite and not corrupted_nonfinite:
-        return {"outcome": "nan_out", "error": "non-finite values in the result", "s": seconds}
+        what = "NaN" if out_nan else "an infinity"
+        return {"outcome": "nan_out" if out_nan else "inf_out", "error": f"{what} in the result"}
     if out_nonfinite:
         return {"outcome": "nan_through", "s": seconds}
     if corrupted_nonfinite:
@@ -1067,7 +1153,7 @@ def _worker_main(conn, workdir: str) -> None:
     os.environ["LLMTHEORY_PROGRESS"] = "0"
     os.environ.pop("LLMTHEORY_DEVICE", None)
     torch.set_num_threads(1)
-    os.chdir(workdir)
+    os.chdir(tempfile.mkdtemp(dir=workdir))  # a folder of its own for the files it writes
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1236,6 +1322,12 @@ def test_every_public_callable_is_fuzzed_or_skipped_with_a_reason():
         assert entry["reason"].strip(), entry
     stale = {k for k in BASELINES if f"llmtheory.{k}" not in found}
     assert not stale, f"baselines for callables that are not public or not found: {stale}"
+    # a callable without an entry in BASELINES gets arguments from its signature
+    args = derived(Target("llmtheory.emergence", "de_e2"))
+    assert set(args) == {"R", "text_degrees", "log"} and args["log"] is False
+    assert isinstance(
+        derived(Target("llmtheory.corpus", "template_stories"))["rng"], np.random.Generator
+    )
 
 
 def _main() -> None:  # pragma: no cover - a debugging aid

@@ -211,7 +211,11 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="eta"):
         lsa_construction(D, "big", N)
     with pytest.raises(ValueError, match="n_context"):
-        lsa_forward(torch.zeros(1, 3, D + 1, dtype=torch.float64), **lsa_construction(D, 0.1, 2), n_context=4)
+        lsa_forward(
+            torch.zeros(1, 3, D + 1, dtype=torch.float64),
+            **lsa_construction(D, 0.1, 2),
+            n_context=4,
+        )
     with pytest.raises(ValueError, match="W_V"):
         weights = lsa_construction(D, 0.1, 2)
         weights["W_V"] = torch.zeros(2, 2)
@@ -232,3 +236,18 @@ def test_bad_arguments():
         example_query_predict(lambda t, attn_mask: t, x, y)
     with pytest.raises(ValueError, match="pred"):
         prefix_error(y[:, :2], y, D)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_6_lsa_effective_weight_checks_shapes():
+    """lsa_effective_weight checked no shapes and returned a slice of whatever it got."""
+    x, y, _ = _task()
+    weights = lsa_construction(D, 0.1, N, dtype=x.dtype)
+    assert lsa_effective_weight(x, y, **weights).shape == (x.shape[0], D)
+    bad = dict(weights, W_K=torch.zeros(D + 2, D + 2, dtype=x.dtype))
+    with pytest.raises(ValueError, match="W_K must have shape"):
+        lsa_effective_weight(x, y, **bad)
+    with pytest.raises(TypeError, match="P must have the dtype"):
+        lsa_effective_weight(x, y, **dict(weights, P=weights["P"].float()))

@@ -218,3 +218,40 @@ def test_exponential_phase_recovers_a_rate():
         mc.exponential_phase(t, np.full(t.shape, 0.5))
     with pytest.raises(ValueError, match="end"):
         mc.exponential_phase(t, err, start=0.1, end=0.2)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_2_zero_one_error_refuses_nan_and_empty_outputs():
+    """A diverged model (NaN outputs) used to report 0% error; empty input gave NaN."""
+    z = torch.tensor([1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="f must hold only finite values"):
+        mc.zero_one_error(torch.full((3,), float("nan")), z)
+    with pytest.raises(ValueError, match="f must be non-empty"):
+        mc.zero_one_error(torch.zeros(0), torch.zeros(0))
+    with pytest.raises(ValueError, match="z must hold labels"):
+        mc.zero_one_error(torch.ones(3), torch.tensor([1.0, 0.0, 2.0]))
+    assert mc.zero_one_error(np.array([0.5, 0.5, -1.0]), z) == pytest.approx(2 / 3)
+
+
+def test_reliability_6_correct_attention_wants_one_sign_per_concept(dic, gen):
+    """Three signs were accepted for K = 2 concepts."""
+    p = mc.sample_prompts(dic, 8, 4, sigma=0.1, gen=gen)
+    model = mc.MultiConceptTransformer(dic.d, 4, generator=gen)
+    with torch.no_grad():
+        assert 0 <= mc.correct_attention(model, p, np.ones(dic.K)) <= 1
+        with pytest.raises(ValueError, match="signs must have one entry per concept"):
+            mc.correct_attention(model, p, np.ones(dic.K + 1))
+
+
+def test_reliability_7_block_products_without_noise_directions():
+    """d = 4K leaves no noise direction; block_products and mlp_products used to crash."""
+    dic = mc.concept_dictionary(8, 2, rng=np.random.default_rng(0))
+    assert dic.N.shape == (0, 8)
+    W = np.random.default_rng(1).normal(size=(16, 16))
+    products = mc.block_products(dic, W)
+    assert products["noise"] == 0.0 and products["concept"] > 0
+    assert mc.mlp_products(dic, np.ones((4, 16)))["complement"] == 0.0
+    one = mc.concept_dictionary(4, 1, rng=np.random.default_rng(0))
+    assert mc.block_products(one, np.eye(8))["complement"] == 0.0

@@ -14,8 +14,10 @@ from llmtheory.next_token import (
     ngram_perplexity,
     sample_rollout,
     teacher_forced_accuracy,
+    token_loss,
     train_next_token,
 )
+from llmtheory.validation import MemoryLimitError
 
 
 def test_effective_parameters_match_the_official_configurations():
@@ -120,3 +122,54 @@ def test_bad_arguments():
         ngram_perplexity(np.zeros(3, int), np.zeros((1, 3), int), 2, 1, alpha=0)
     with pytest.raises(ValueError, match="d"):
         effective_parameters(3, -1, 2)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+@pytest.mark.parametrize("start", [0, 6, 7, -1])
+def test_reliability_3_start_must_leave_positions_to_score(start):
+    """start = n gave an empty vector and accuracy 1.0; start = 0 a wrong vector; the losses NaN."""
+    model = MaskedLinearLM(5, 5, 3)
+    tokens = torch.randint(0, 5, (4, 6), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="start must be"):
+        teacher_forced_accuracy(model, tokens, start)
+    with pytest.raises(ValueError, match="start must be"):
+        token_loss(model, tokens, start)
+    per_step, all_right = teacher_forced_accuracy(model, tokens, 5)
+    assert per_step.shape == (1,) and 0 <= float(all_right) <= 1
+    assert np.isfinite(model_perplexity(model, tokens))
+
+
+def test_reliability_6_training_refuses_nonsense():
+    model = MaskedLinearLM(3, 4, 2)
+    tokens = torch.randint(0, 3, (8, 5), generator=torch.Generator().manual_seed(0))
+    common = {"steps": 2, "batch_size": 2}
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        train_next_token(model, tokens, 1, lr=float("inf"), **common)
+    with pytest.raises(TypeError, match="eval_every must be an int"):
+        train_next_token(model, tokens, 1, lr=0.1, eval_every=2.5, **common)
+    with pytest.raises(TypeError, match="eval_every must be an int"):
+        train_next_token(model, tokens, 1, lr=0.1, eval_every=float("nan"), **common)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="requires_grad"):
+        train_next_token(model, tokens, 1, lr=0.1, **common)
+
+
+def test_reliability_6_ngram_perplexity_refuses_ids_outside_the_vocabulary():
+    """Negative ids used to wrap around to the end of the table."""
+    rows = np.array([[0, 1, 2]])
+    with pytest.raises(ValueError, match="train_ids must hold ids in"):
+        ngram_perplexity(np.array([0, 1, -1]), rows, 3, 2)
+    with pytest.raises(ValueError, match="eval_rows must hold ids in"):
+        ngram_perplexity(np.array([0, 1, 2]), np.array([[0, 3, 1]]), 3, 1)
+
+
+def test_reliability_9_a_bigram_table_over_a_gpt2_vocabulary_is_refused(monkeypatch):
+    """A dense 50,257 x 50,257 table needs 18.8 GiB: refused before allocating."""
+    monkeypatch.delenv("LLMTHEORY_MEMORY_LIMIT_GB", raising=False)
+    ids = np.array([0, 1, 2, 3])
+    with pytest.raises(MemoryLimitError, match=r"bigram table for vocab_size=50257.*GiB"):
+        ngram_perplexity(ids, ids[None], 50257, 2)
+    assert np.isfinite(ngram_perplexity(ids, ids[None], 50257, 1))

@@ -13,6 +13,7 @@ from llmtheory.transducer import (
     window_codes,
 )
 from llmtheory.transformer import Transformer
+from llmtheory.validation import MemoryLimitError
 
 
 def test_state_count():
@@ -69,3 +70,39 @@ def test_bad_arguments():
         window_codes(np.zeros((2, 2), int), 3)
     with pytest.raises(ValueError, match="y_train"):
         best_window_predictor(np.zeros((2, 3), int), np.zeros(3), 2)
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_5_window_codes_refuse_int64_overflow():
+    """70 columns used to overflow int64 and return -1."""
+    x = np.ones((2, 70), dtype=int)
+    with pytest.raises(ValueError, match="window must be at most 62"):
+        window_codes(x, 70)
+    assert window_codes(x, 62)[0] == 2**62 - 1
+
+
+def test_reliability_9_huge_tables_are_refused_before_allocating(monkeypatch):
+    """window=32 needs a 2**32 table, window=30 32 GiB of states: refused at once."""
+    monkeypatch.delenv("LLMTHEORY_MEMORY_LIMIT_GB", raising=False)
+    x = np.random.default_rng(0).integers(0, 2, (10, 40))
+    with pytest.raises(MemoryLimitError, match="2\\*\\*window"):
+        best_window_predictor(x, x[:, 0], 32)
+    lm = Transformer(8, 2, 1, 8, vocab_size=2, max_len=30)
+    with pytest.raises(MemoryLimitError, match="window=30"):
+        extract_transducer(lm, 2, 30)
+    monkeypatch.setenv("LLMTHEORY_MEMORY_LIMIT_GB", "64")
+    with pytest.raises(MemoryLimitError):  # 2**62 codes exceed any limit
+        best_window_predictor(x, x[:, 0], 62)
+
+
+def test_reliability_9_state_count_is_a_closed_form():
+    """state_count(2, 10**6) used to loop over a million big integers."""
+    assert state_count(2, 10**6) == 2 ** (10**6 + 1) - 1
+    assert state_count(1, 10**9) == 10**9 + 1
+    assert [state_count(v, c) for v in (2, 3, 7) for c in (1, 4, 9)] == [
+        sum(v**i for i in range(c + 1)) for v in (2, 3, 7) for c in (1, 4, 9)
+    ]
+    with pytest.raises(ValueError, match="window"):
+        state_count(50257, 10**12)

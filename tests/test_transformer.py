@@ -158,3 +158,22 @@ def test_bad_call_arguments() -> None:
         MLP(8, 8, "swish")
     with pytest.raises(ValueError, match="norm"):
         Block(8, 2, 8, norm="post")
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_10_fully_masked_rows_get_zero_attention() -> None:
+    """attention_weights returned NaN for a row that may attend to nothing; forward does not."""
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 3, 8)
+    mask = torch.ones(3, 3, dtype=torch.bool).tril()
+    mask[0] = False
+    a = mha.attention_weights(x, mask)
+    assert torch.isfinite(a).all()
+    assert torch.equal(a[:, :, 0], torch.zeros_like(a[:, :, 0]))
+    torch.testing.assert_close(a[:, :, 1:].sum(-1), torch.ones(2, 2, 2))
+    assert torch.isfinite(mha(x, mask)).all()
+    model = Transformer(8, 2, 2, 16, d_in=3)
+    weights = model.attention_weights(torch.randn(2, 3, 3), mask)
+    assert all(torch.isfinite(w).all() for w in weights)

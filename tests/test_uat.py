@@ -151,3 +151,31 @@ def test_bad_arguments(model: Transformer) -> None:
         random_feature_errors(ones_x, ones_y, ones_x, ones_y, [1], 0)
     with pytest.raises(ValueError, match="positive"):
         fitted_rate(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+
+
+# --------------------------------------------------- reliability review (bad input)
+
+
+def test_reliability_1_random_features_refuse_infinite_input():
+    """An inf in the data used to hang the least-squares solve for good."""
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-1, 1, (20, 1)), rng.normal(size=20)
+    bad_x, bad_y = x.copy(), y.copy()
+    bad_x[3, 0], bad_y[5] = np.inf, np.nan
+    with pytest.raises(ValueError, match="x_train must hold only finite values"):
+        random_feature_errors(bad_x, y, x, y, [4], rng)
+    with pytest.raises(ValueError, match="y_test must hold only finite values"):
+        random_feature_errors(x, y, x, bad_y, [4], rng)
+
+
+def test_reliability_10_fully_masked_rows_get_zero_attention():
+    """attention_matrices promised zeros for masked entries but gave NaN rows."""
+    p = layer_parameters(Block(4, 2, 8, norm="none"))
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    mask = np.tril(np.ones((3, 3), bool))
+    mask[1] = False
+    A = attention_matrices(p, X, mask)
+    assert np.all(np.isfinite(A))
+    np.testing.assert_array_equal(A[:, 1], 0.0)
+    np.testing.assert_allclose(A[:, [0, 2]].sum(-1), 1.0)
+    np.testing.assert_array_equal(A, np.where(mask, A, 0.0))

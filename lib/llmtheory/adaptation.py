@@ -201,7 +201,9 @@ def select_columns(
         rng = check_generator(rng, "rng")
         check_memory(16 * keep, f"choosing keep={keep} columns")
         return np.sort(rng.choice(n, size=keep, replace=False))
-    scores = check_array(scores, "scores", shape=(n,))
+    scores = check_array(scores, "scores", ndim=1)
+    if scores.shape != (n,):
+        raise ValueError(f"scores must have one entry per column, n={n}, got {scores.size}")
     return np.sort(np.argsort(-scores, kind="stable")[:keep])
 
 

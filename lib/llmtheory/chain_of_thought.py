@@ -218,5 +218,9 @@ def multiplication_dataset(
     else:
         m = check_int(n_samples, "n_samples", 1)
         rng = check_generator(rng, "rng")
+        check_memory(
+            4 * 8 * m * (4 * k * k * (2 * k + 1) + 4 * k + 2),
+            f"n_samples={m} products of {k}-digit operands",
+        )
         a, b = rng.integers(lo, hi, size=m), rng.integers(lo, hi, size=m)
     return multiplication_cot(a, b, fmt, k), operand_split(a, b), 2 * k + 2

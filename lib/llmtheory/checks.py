@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_array, check_bool, check_scalar, describe
+from .validation import check_array, check_bool, check_scalar, check_str
 
 __all__ = ["CheckResult", "check"]
 
@@ -19,6 +19,10 @@ class CheckResult:
     equation: str
     value: float | np.ndarray
     criterion: str
+
+    def __post_init__(self) -> None:
+        for field in ("name", "equation", "criterion"):
+            check_str(getattr(self, field), field)
 
     def __str__(self) -> str:
         return f"✓ {self.name} [{self.equation}]: {_fmt(self.value)} {self.criterion}"
@@ -77,13 +81,8 @@ def check(
     AssertionError
         With the equation label, the values and the tolerance, when the claim fails.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {describe(name)}")
-    if not isinstance(equation, str) or not equation:
-        raise TypeError(
-            "equation must be a non-empty string naming the equation tested, "
-            f"got {describe(equation)}"
-        )
+    check_str(name, "name", allow_empty=False)
+    check_str(equation, "equation", allow_empty=False)  # the label of the equation tested
     quiet = check_bool(quiet, "quiet")
     if expected is None and lower is None and upper is None:
         raise ValueError("check needs expected (with rtol/atol) or a lower/upper bound")

@@ -21,8 +21,8 @@ from .validation import (
     check_generator,
     check_int,
     check_memory,
+    check_str,
     check_str_list,
-    describe,
 )
 
 __all__ = [
@@ -125,8 +125,7 @@ def story_metrics(story: str) -> dict[str, bool]:
     * ``names``: every name in it is the first name (the character is re-mentioned);
     * ``pronouns``: every pronoun has the gender of the first name.
     """
-    if not isinstance(story, str):
-        raise TypeError(f"story must be a string, got {describe(story)}")
+    check_str(story, "story")
     words = story.replace(PAD, " ").split()
     text = " ".join(words)
     names = [w for w in words if w in NAMES]
@@ -185,17 +184,13 @@ class CharTokenizer:
     """Character tokenizer over the characters of a text."""
 
     def __init__(self, text: str) -> None:
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a non-empty string, got {describe(text)}")
-        if not text:
-            raise ValueError("text must be a non-empty string, got ''")
+        check_str(text, "text", allow_empty=False)
         self.vocab = sorted(set(text))
         self.index = {c: i for i, c in enumerate(self.vocab)}
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of the characters of ``text`` (each must be in the vocabulary)."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a string, got {describe(text)}")
+        check_str(text, "text")
         missing = set(text) - set(self.index)
         if missing:
             raise ValueError(f"text has characters outside the vocabulary: {sorted(missing)}")
@@ -219,5 +214,6 @@ def chunk_rows(ids: np.ndarray, length: int, stride: int) -> np.ndarray:
         raise ValueError(f"ids has {ids.size} tokens, fewer than length={length}")
     n_rows = (ids.size - length) // stride + 1
     check_memory(16 * n_rows * length, f"{n_rows} windows of length={length} (stride={stride})")
-    starts = np.arange(0, ids.size - length + 1, stride)
+    # a stride beyond the stream gives the one window at 0, as any stride > ids.size does
+    starts = np.arange(0, ids.size - length + 1, min(stride, ids.size))
     return ids[starts[:, None] + np.arange(length)]

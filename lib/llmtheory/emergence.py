@@ -105,6 +105,7 @@ def poisson_degrees(mean: float, tail: float = 1e-16) -> np.ndarray:
     tail = check_scalar(
         tail, "tail", minimum=0.0, maximum=1.0, include_min=False, include_max=False
     )
+    check_memory(3 * 8 * (mean + 50 * np.sqrt(mean) + 50), f"Poisson degrees of mean={mean:g}")
     kmax = max(2, int(poisson.isf(tail, mean)) + 1)
     check_memory(3 * 8 * kmax, f"Poisson degrees up to {kmax} (mean={mean:g}, tail={tail:g})")
     c = poisson.pmf(np.arange(kmax + 1), mean)
@@ -247,6 +248,11 @@ class PeelResult:
     learned: np.ndarray
     rounds: int
     unlearned_per_round: np.ndarray
+
+    def __post_init__(self) -> None:
+        check_array(self.learned, "learned", ndim=1, dtype="bool")
+        check_int(self.rounds, "rounds", 0)
+        check_array(self.unlearned_per_round, "unlearned_per_round", ndim=1)
 
     @property
     def unlearned_fraction(self) -> float:
@@ -664,9 +670,9 @@ def semantic_code_bits(n_skills: int, k: int, ordered: bool = True) -> float:
     if k > n_skills:
         raise ValueError(f"k must not exceed n_skills ({n_skills}), got {k}")
     ordered = check_bool(ordered, "ordered")
-    log_perm = gammaln(n_skills + 1) - gammaln(n_skills - k + 1)
+    log_perm = gammaln(float(n_skills + 1)) - gammaln(float(n_skills - k + 1))
     if not ordered:
-        log_perm -= gammaln(k + 1)
+        log_perm -= gammaln(float(k + 1))
     return float(log_perm / np.log(2))
 
 

@@ -26,11 +26,13 @@ from .validation import (
     check_callable,
     check_choice,
     check_device,
+    check_dtype,
     check_generator,
     check_instance,
     check_int,
     check_memory,
     check_scalar,
+    check_str,
     check_tensor,
     describe,
 )
@@ -103,12 +105,6 @@ def _initial_weight(w0: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
     return w0.expand(x.shape[0], x.shape[2])
 
 
-def _float_dtype(dtype: object) -> torch.dtype:
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    return dtype
-
-
 # --------------------------------------------------------------------------- tasks
 
 
@@ -133,7 +129,7 @@ def sample_linear_regression(
     d = check_int(d, "d")
     check_generator(generator, "generator", kind="torch")
     x_dist = check_choice(x_dist, "x_dist", _X_DISTS)
-    dtype = _float_dtype(dtype)
+    dtype = check_dtype(dtype, "dtype")
     device = check_device(device, "device")
     size = dtype.itemsize * batch * (2 * n_points * d + n_points + d)
     check_memory(size, f"batch={batch} tasks of n_points={n_points} in d={d}")
@@ -187,7 +183,7 @@ def lsa_construction(
     d = check_int(d, "d")
     n_context = check_int(n_context, "n_context")
     eta = check_scalar(eta, "eta", kind=(int, float))
-    dtype = _float_dtype(dtype)
+    dtype = check_dtype(dtype, "dtype")
     check_memory(5 * 8 * (d + 1) ** 2, f"the construction in d={d}")
     if w0 is not None:
         w0 = check_tensor(w0, "w0", shape=(d,))
@@ -468,7 +464,7 @@ def prefix_error(pred: torch.Tensor, y: torch.Tensor, d: int) -> torch.Tensor:
     d = check_int(d, "d")
     if pred.shape != y.shape:
         raise ValueError(f"pred must have the shape of y {tuple(y.shape)}, got {tuple(pred.shape)}")
-    return ((pred - y) ** 2).mean(0) / d
+    return ((pred - y) ** 2).mean(0) / float(d)
 
 
 def example_query_predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -481,7 +477,12 @@ def example_query_predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     check_instance(model, "model", nn.Module, "a torch.nn.Module")
     x, y = _context(x, y)
     n = x.shape[1]
-    out = model(example_query_tokens(x, y), attn_mask=example_query_mask(n, device=x.device))
+    try:
+        out = model(example_query_tokens(x, y), attn_mask=example_query_mask(n, device=x.device))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(
+            f"model must map tokens (B, 2n, d + 2) and attn_mask= to (B, 2n, 1); it failed: {exc}"
+        ) from exc
     if not isinstance(out, torch.Tensor) or out.ndim != 3 or out.shape[:2] != (x.shape[0], 2 * n):
         raise ValueError(
             f"model must map tokens (B, 2n, d + 2) to outputs ({x.shape[0]}, {2 * n}, 1), "
@@ -503,6 +504,8 @@ def make_icl_transformer(
     (the mask alone tells a query which examples precede it).
     """
     d = check_int(d, "d")
+    d_model = check_int(d_model, "d_model")
+    check_memory(2 * 4 * (d + 2) * d_model, f"an input layer of d_model={d_model} for d={d}")
     return Transformer(d_model, n_heads, n_layers, d_ff, d_in=d + 2, d_out=1, causal=False)
 
 
@@ -520,6 +523,10 @@ def save_icl_transformer(model: Transformer, config: dict, path: str) -> str:
     if "d" not in config:
         raise ValueError("config must be a dict holding at least the task dimension 'd'")
     path = _path(path)
+    if path.is_dir():
+        raise ValueError(f"path must name a file, got the folder {str(path)!r}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path {str(path)!r} is in a folder that does not exist")
     state = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
     torch.save({"config": config, "state_dict": state}, path)
     return sha256_file(path)
@@ -528,6 +535,8 @@ def save_icl_transformer(model: Transformer, config: dict, path: str) -> str:
 def _path(path: object) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a pathlib.Path, got {describe(path)}")
+    if not str(path):
+        raise ValueError("path must name a file, got ''")
     return Path(path)
 
 
@@ -548,14 +557,15 @@ def load_icl_transformer(
     """
     path = _path(path)
     device = check_device(device, "device")
-    if sha256 is not None and not isinstance(sha256, str):
-        raise TypeError(f"sha256 must be a hexadecimal string or None, got {describe(sha256)}")
+    check_str(sha256, "sha256", allow_none=True)
     if not path.is_file():
         raise FileNotFoundError(f"path {str(path)!r} is not a file")
     if sha256 is not None:
         actual = sha256_file(path)
         if actual != sha256.lower():
-            raise ValueError(f"checksum mismatch for {path}: expected {sha256}, got {actual}")
+            raise ValueError(
+                f"checksum mismatch for {path}: sha256 is {sha256!r}, the file's is {actual}"
+            )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         config = blob["config"]

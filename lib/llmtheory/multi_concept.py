@@ -126,7 +126,9 @@ def concept_dictionary(
     K = check_int(K, "K")
     d = check_int(d, "d")
     if d < 4 * K:
-        raise ValueError(f"d must be at least 4K = {4 * K} to hold the dictionary, got {d}")
+        raise ValueError(
+            f"d must be at least 4 * K = {4 * K} (K={K}) to hold the dictionary, got {d}"
+        )
     alpha = check_scalar(alpha, "alpha", minimum=0.0, include_min=False)
     beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
     if beta >= alpha:
@@ -370,8 +372,13 @@ def logistic_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> to
     check_instance(model, "model", torch.nn.Module, "a torch.nn.Module")
     if not isinstance(batch, (tuple, list)) or len(batch) != 3:
         raise TypeError(f"batch must be a tuple (H, hq, z), got {describe(batch)}")
+    for part, name in zip(batch, ("H", "hq", "z"), strict=True):
+        check_tensor(part, f"batch (its {name})", finite=False)
     H, hq, z = batch
-    f = model(H, hq)
+    try:
+        f = model(H, hq)
+    except (TypeError, RuntimeError) as exc:
+        raise TypeError(f"model must map (H, hq) to outputs (n,); it failed: {exc}") from exc
     check_tensor(z, "z", shape=tuple(f.shape), dtype=f.dtype, finite=False)
     return torch.nn.functional.softplus(-z * f).mean()
 
@@ -612,7 +619,7 @@ def exponential_phase(
         raise ValueError(f"err never reaches end={end} after the plateau")
     i1 = done[0]
     if i1 - i0 < 2:
-        raise ValueError("the exponential phase spans fewer than three evaluations")
+        raise ValueError("err: the exponential phase spans fewer than three evaluations")
     sl = slice(i0, i1 + 1)
     rate = -np.polyfit(steps[sl], np.log(np.maximum(err[sl], 1e-12)), 1)[0]
     return int(steps[i0]), int(steps[i1]), float(rate)

@@ -28,6 +28,7 @@ from .validation import (
     check_memory,
     check_scalar,
     check_tensor,
+    describe,
 )
 
 __all__ = [
@@ -61,6 +62,21 @@ def _model(model: object) -> nn.Module:
     return check_instance(model, "model", nn.Module, "a torch.nn.Module")
 
 
+def _logits(model: nn.Module, tokens: Tensor, name: str) -> Tensor:
+    """``model(tokens)``: logits (batch, n, vocab); an error names the model or the tokens."""
+    try:
+        logits = model(tokens)
+    except (TypeError, RuntimeError, IndexError) as exc:
+        raise TypeError(f"model must map ids (batch, n) to logits (batch, n, V): {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"model could not read {name} {tuple(tokens.shape)}: {exc}") from exc
+    if not isinstance(logits, Tensor) or logits.shape[:2] != tokens.shape or logits.ndim != 3:
+        raise TypeError(
+            f"model must map ids (batch, n) to logits (batch, n, V), got {describe(logits)}"
+        )
+    return logits
+
+
 class MaskedLinearLM(nn.Module):
     """Time-dependent linear (or shallow-MLP) next-token predictor, eq-nt-linear.
 
@@ -77,7 +93,9 @@ class MaskedLinearLM(nn.Module):
         self.mlp = check_bool(mlp, "mlp")
         td = self.seq_len * self.d
         check_memory(
-            3 * 4 * td * td, f"the ({td}, {td}) masked weight of seq_len={self.seq_len}, d={self.d}"
+            4 * (3 * td * td + 3 * self.vocab_size * self.d),
+            f"the ({td}, {td}) masked weight of seq_len={self.seq_len}, d={self.d} and the "
+            f"embeddings of vocab_size={self.vocab_size}",
         )
         self.embed = nn.Embedding(self.vocab_size, self.d)
         self.linear = nn.Linear(td, td)
@@ -123,7 +141,7 @@ def token_loss(model: nn.Module, tokens: Tensor, start: int) -> Tensor:
     (``1 <= start <= n - 1``)."""
     model, tokens = _model(model), _tokens(tokens)
     start = _start(start, tokens)
-    logits = model(tokens[:, :-1])[:, start - 1 :]
+    logits = _logits(model, tokens[:, :-1], "tokens")[:, start - 1 :]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, start:].reshape(-1))
 
 
@@ -150,6 +168,7 @@ def train_next_token(
     model, tokens = _model(model), _tokens(tokens)
     start = _start(start, tokens)
     batch_size = check_int(batch_size, "batch_size")
+    check_memory(3 * 8 * batch_size * tokens.shape[1], f"batches of batch_size={batch_size} rows")
     generator = check_generator(generator, "generator", kind="torch", allow_none=True)
     m = tokens.shape[0]
 
@@ -177,7 +196,7 @@ def teacher_forced_accuracy(model: nn.Module, tokens: Tensor, start: int) -> tup
     rows with every step right, ``1 - L(h)`` of eq-nt-ar-loss (``1 <= start <= n - 1``)."""
     model, tokens = _model(model), _tokens(tokens)
     start = _start(start, tokens)
-    pred = model(tokens[:, :-1])[:, start - 1 :].argmax(-1)
+    pred = _logits(model, tokens[:, :-1], "tokens")[:, start - 1 :].argmax(-1)
     right = pred == tokens[:, start:]
     return right.float().mean(0), right.all(1).float().mean()
 
@@ -210,7 +229,7 @@ def _rollout(model: nn.Module, prompt: Tensor, length: int, pick: Callable) -> T
     check_memory(3 * 8 * b * (n + length), f"{b} rollouts of length={length}")
     seq = prompt
     for _ in range(length):
-        nxt = pick(model(seq)[:, -1])
+        nxt = pick(_logits(model, seq, "prompt")[:, -1])
         seq = torch.cat([seq, nxt[:, None]], dim=1)
     return seq
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+from .validation import check_str
+
 __all__ = ["Quoted", "quote"]
 
 
@@ -22,6 +24,9 @@ class Quoted:
 
     value: object
     spec: str = ""
+
+    def __post_init__(self) -> None:
+        check_str(self.spec, "spec")
 
     def __repr__(self) -> str:
         return format(self.value, self.spec)
@@ -45,14 +50,15 @@ def quote(value: object, spec: str = "") -> Quoted:
     >>> quote(0.12345, ".3f")
     0.123
     """
-    if not isinstance(spec, str):
-        raise TypeError(f"spec must be a format specification string, got {type(spec).__name__}")
+    check_str(spec, "spec")  # a format specification such as ".3f"
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
     if not isinstance(value, numbers.Real | str) or isinstance(value, bool):
         raise TypeError(f"value must be a real number or a string, got {type(value).__name__}")
+    if isinstance(value, numbers.Real) and value != value:
+        raise ValueError("value must be a number, got NaN: the computation it quotes failed")
     try:
         format(value, spec)
     except ValueError as error:
-        raise ValueError(f"spec {spec!r} cannot format {value!r}: {error}") from None
+        raise ValueError(f"spec {spec!r} cannot format value {value!r}: {error}") from None
     return Quoted(value, spec)

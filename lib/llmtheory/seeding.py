@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from .validation import check_int
+
 __all__ = ["DEFAULT_SEED", "seed_everything"]
 
 DEFAULT_SEED = 20240407
@@ -24,11 +26,7 @@ def seed_everything(seed: int = DEFAULT_SEED) -> np.random.Generator:
     seed
         A non-negative integer below 2**32.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
-    seed = int(seed)
+    seed = check_int(seed, "seed", 0, maximum=2**32 - 1)
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - also seeds third-party code that uses the legacy API

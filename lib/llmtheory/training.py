@@ -11,12 +11,14 @@ import torch
 
 from .progress import progress
 from .validation import (
+    check_array,
     check_callable,
     check_choice,
     check_instance,
     check_int,
     check_memory,
     check_scalar,
+    check_str,
     describe,
 )
 
@@ -32,6 +34,12 @@ class TrainHistory:
     loss: np.ndarray
     eval_steps: list[int] = field(default_factory=list)
     evals: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_array(self.loss, "loss", ndim=1, finite=False, allow_empty=True)
+        for name in ("eval_steps", "evals"):
+            if not isinstance(getattr(self, name), list):
+                raise TypeError(f"{name} must be a list, got {describe(getattr(self, name))}")
 
 
 def train(
@@ -91,8 +99,7 @@ def train(
     if eval_fn is not None:
         check_callable(eval_fn, "eval_fn")
     eval_every = check_int(eval_every, "eval_every", 0)
-    if desc is not None and not isinstance(desc, str):
-        raise TypeError(f"desc must be a string or None, got {describe(desc)}")
+    check_str(desc, "desc", allow_none=True)
     params = _parameters(model, parameters)
     opt = _make_optimizer(optimizer, params, lr, weight_decay)
     sched = _make_schedule(schedule, opt, lr, steps)

@@ -58,10 +58,11 @@ class Transducer:
     length: np.ndarray
 
     def __post_init__(self) -> None:
-        n, v = check_array(self.next_state, "next_state", ndim=2, dtype="int").shape
+        next_state = check_array(self.next_state, "next_state", ndim=2, dtype="int")
+        n, v = next_state.shape
         check_array(self.output, "output", shape=(n, v), dtype="int")
         check_array(self.length, "length", shape=(n,), dtype="int")
-        if self.next_state.min() < 0 or self.next_state.max() >= n:
+        if next_state.min() < 0 or next_state.max() >= n:
             raise ValueError(f"next_state must hold states in [0, {n})")
 
     @property
@@ -102,7 +103,7 @@ def extract_transducer(model: nn.Module, vocab_size: int, window: int) -> Transd
     """
     check_instance(model, "model", nn.Module, "a torch.nn.Module")
     v, c = check_int(vocab_size, "vocab_size"), check_int(window, "window")
-    n_words = float(v) ** c
+    n_words = float(v) ** c if c * math.log2(max(v, 2)) < 1000 else math.inf
     n_states = (c + 1) * n_words
     check_memory(
         8 * (3 * n_states * v + 2 * n_words * c) + 4 * 3 * n_words * c * (v + 64),

@@ -33,7 +33,6 @@ from .validation import (
     check_int,
     check_memory,
     check_tensor,
-    describe,
 )
 
 __all__ = [
@@ -62,16 +61,13 @@ def causal_mask(n: int, device: torch.device | str | None = None) -> Tensor:
     """Boolean ``(n, n)`` mask, ``True`` on and below the diagonal: token ``i`` sees ``j <= i``."""
     n = check_int(n, "n")
     device = check_device(device, "device")
-    check_memory(2 * n * n, f"an ({n}, {n}) mask")
+    check_memory(2 * n * n, f"a causal mask of n={n} tokens")
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
 def _check_mask(attn_mask: Tensor, batch: int, n: int) -> Tensor:
     """Validate a boolean mask and shape it ``(n, n)`` or ``(batch, 1, n, n)`` for broadcasting."""
-    if not isinstance(attn_mask, Tensor) or attn_mask.dtype != torch.bool:
-        raise TypeError(
-            f"attn_mask must be a bool tensor (True = may attend), got {describe(attn_mask)}"
-        )
+    check_tensor(attn_mask, "attn_mask", dtype="bool", finite=False)  # True = may attend
     if attn_mask.shape == (n, n):
         return attn_mask
     if attn_mask.shape == (batch, n, n):
@@ -186,6 +182,8 @@ class Block(nn.Module):
         self, d_model: int, n_heads: int, d_ff: int, norm: str = "pre", activation: str = "relu"
     ) -> None:
         super().__init__()
+        d_model, n_heads = check_int(d_model, "d_model"), check_int(n_heads, "n_heads")
+        d_ff = check_int(d_ff, "d_ff")
         self.norm = check_choice(norm, "norm", NORMS)
         self.attn = MultiHeadAttention(d_model, n_heads)
         self.mlp = MLP(d_model, d_ff, activation)
@@ -196,6 +194,7 @@ class Block(nn.Module):
         self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False
     ) -> Tensor:
         """``h = x + MHA(LN1 x)``, then ``h + MLP(LN2 h)``."""
+        x = check_tensor(x, "x", ndim=3, dtype=self.attn.qkv.weight.dtype, finite=False)
         x = x + self.attn(self.ln1(x), attn_mask, is_causal)
         return x + self.mlp(self.ln2(x))
 
@@ -238,9 +237,11 @@ class Transformer(nn.Module):
                 check_int(value, name)
         n_io = sum(v for v in sizes.values() if v is not None)
         n_params = n_layers * (4 * d_model + 2 * d_ff + 12) * d_model + (n_io + 2) * d_model
+        given = ", ".join(f"{k}={v}" for k, v in sizes.items() if v is not None)
         check_memory(
             2 * 4 * n_params,
-            f"{n_params:.3g} parameters (d_model={d_model}, n_layers={n_layers}, d_ff={d_ff})",
+            f"{n_params:.3g} parameters (d_model={d_model}, n_layers={n_layers}, d_ff={d_ff}, "
+            f"{given})",
         )
         self.d_model, self.causal, self.norm = d_model, causal, norm
         if d_in is not None:
@@ -266,6 +267,10 @@ class Transformer(nn.Module):
                 raise ValueError(
                     f"x must be a float tensor (batch, n, {self.d_in}), got {x.dtype} "
                     f"{tuple(x.shape)}"
+                )
+            if x.dtype != self.embed.weight.dtype:
+                raise TypeError(
+                    f"x must have the model's dtype {self.embed.weight.dtype}, got {x.dtype}"
                 )
         else:
             if x.dim() != 2 or x.dtype not in (torch.long, torch.int32, torch.int64):

@@ -19,6 +19,18 @@ import numpy as np
 import torch
 
 from .transformer import Block, Transformer, causal_mask
+from .validation import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_scalar,
+    check_tensor,
+    describe,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -51,29 +63,21 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _matrix(a: object, name: str) -> np.ndarray:
-    arr = np.asarray(a, dtype=float)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {arr.shape}")
-    return arr
-
-
 def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[check_choice(name, "activation", ACTIVATIONS)]
 
 
 def vec(X: np.ndarray) -> np.ndarray:
     """Column-stacking ``vec X`` of a matrix ``X`` (n, d): a vector of length ``n d``."""
-    return _matrix(X, "X").reshape(-1, order="F")
+    return check_array(X, "X", ndim=2).reshape(-1, order="F")
 
 
 def unvec(x: np.ndarray, n: int) -> np.ndarray:
     """Inverse of :func:`vec`: the ``(n, len(x) / n)`` matrix whose columns stack to ``x``."""
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1 or n < 1 or x.size % n:
-        raise ValueError(f"x must be a vector whose length is a multiple of n={n}")
+    x = check_array(x, "x", ndim=1)
+    n = check_int(n, "n")
+    if x.size % n:
+        raise ValueError(f"x must be a vector whose length is a multiple of n={n}, got {x.size}")
     return x.reshape(n, -1, order="F")
 
 
@@ -82,12 +86,10 @@ def linear_vec(W: np.ndarray, b: np.ndarray | None, n: int) -> tuple[np.ndarray,
 
     Returns the matrix ``W kron I_n`` and the vector ``b kron 1_n`` (zeros when ``b`` is None).
     """
-    W = _matrix(W, "W")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    b = np.zeros(W.shape[0]) if b is None else np.asarray(b, dtype=float)
-    if b.shape != (W.shape[0],):
-        raise ValueError(f"b must have shape ({W.shape[0]},), got {b.shape}")
+    W = check_array(W, "W", ndim=2)
+    n = check_int(n, "n")
+    b = np.zeros(W.shape[0]) if b is None else check_array(b, "b", shape=(W.shape[0],))
+    check_memory(2 * 8 * W.size * n * n, f"W kron I_n for W {W.shape} and n={n}")
     return np.kron(W, np.eye(n)), np.kron(b, np.ones(n))
 
 
@@ -101,8 +103,18 @@ class UATTerm:
     b: np.ndarray
     activation: str = "relu"
 
+    def __post_init__(self) -> None:
+        n_out, hidden = check_array(self.A, "A", ndim=2).shape
+        n_in = check_array(self.W, "W", shape=(hidden, None)).shape[1]
+        check_array(self.theta, "theta", shape=(hidden,))
+        check_array(self.b, "b", shape=(n_out,))
+        _activation(self.activation)
+        if n_in == 0:
+            raise ValueError("W must have at least one column (input feature)")
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Evaluate the term at ``x``."""
+        x = check_array(x, "x", shape=(self.W.shape[1],))
         return self.A @ _activation(self.activation)(self.W @ x + self.theta) + self.b
 
 
@@ -124,11 +136,24 @@ class LayerParameters:
     b_2: np.ndarray
     activation: str
 
+    def __post_init__(self) -> None:
+        h, dh, d = check_array(self.W_Q, "W_Q", ndim=3).shape
+        for name in ("W_K", "W_V"):
+            check_array(getattr(self, name), name, shape=(h, dh, d))
+        check_array(self.W_O, "W_O", shape=(h, d, dh))
+        for name in ("b_Q", "b_K", "b_V"):
+            check_array(getattr(self, name), name, shape=(h, dh))
+        check_array(self.b_O, "b_O", shape=(d,))
+        f = check_array(self.W_1, "W_1", shape=(None, d)).shape[0]
+        check_array(self.b_1, "b_1", shape=(f,))
+        check_array(self.W_2, "W_2", shape=(d, f))
+        check_array(self.b_2, "b_2", shape=(d,))
+        _activation(self.activation)
+
 
 def layer_parameters(block: Block) -> LayerParameters:
     """Read the weights of a :class:`~llmtheory.transformer.Block` built with ``norm="none"``."""
-    if not isinstance(block, Block):
-        raise TypeError(f"block must be a llmtheory.transformer.Block, got {type(block).__name__}")
+    check_instance(block, "block", Block, "a llmtheory.transformer.Block")
     if block.norm != "none":
         raise ValueError("the exact rewriting needs norm='none' (LayerNorm is not linear)")
     if block.mlp.activation not in ACTIVATIONS:
@@ -145,27 +170,51 @@ def layer_parameters(block: Block) -> LayerParameters:
 
 def attention_matrices(p: LayerParameters, X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """Eq. ``eq-uat-head``: per-head ``softmax((X W_Q^T + 1 b_Q^T)(X W_K^T + 1 b_K^T)^T / sqrt(d_h)
-    + M)``, shape (heads, n, n); ``mask`` is boolean, True = may attend (None: all)."""
-    X = _matrix(X, "X")
-    q = np.einsum("nd,hed->hne", X, p.W_Q) + p.b_Q[:, None, :]
-    k = np.einsum("nd,hed->hne", X, p.W_K) + p.b_K[:, None, :]
-    s = q @ k.transpose(0, 2, 1) / np.sqrt(p.W_Q.shape[1])
+    + M)``, shape (heads, n, n); ``mask`` is boolean, True = may attend (None: all). A token
+    that may attend to nothing (a row of ``mask`` all False) gets a row of zeros, as in
+    :meth:`llmtheory.transformer.MultiHeadAttention.attention_weights`."""
+    p = _check_layer(p)
+    return _attention(p, _tokens(X, "X", p), mask, "X")
+
+
+def _attention(p: LayerParameters, X: np.ndarray, mask: object, name: str) -> np.ndarray:
+    n = X.shape[0]
     if mask is not None:
-        s = np.where(mask, s, -np.inf)
+        mask = check_array(mask, "mask", dtype="bool", shape=(n, n))
+    with np.errstate(over="ignore", invalid="ignore"):
+        q = np.einsum("nd,hed->hne", X, p.W_Q) + p.b_Q[:, None, :]
+        k = np.einsum("nd,hed->hne", X, p.W_K) + p.b_K[:, None, :]
+        s = q @ k.transpose(0, 2, 1) / np.sqrt(p.W_Q.shape[1])
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"{name} is too large: its attention scores overflow the float range")
+    if mask is None:
+        s = np.exp(s - s.max(axis=-1, keepdims=True))
+        return s / s.sum(axis=-1, keepdims=True)
+    blocked = ~mask.any(axis=-1, keepdims=True)  # tokens that may attend to nothing
+    s = np.where(mask | blocked, s, -np.inf)
     s = np.exp(s - s.max(axis=-1, keepdims=True))
-    return s / s.sum(axis=-1, keepdims=True)
+    return np.where(blocked, 0.0, s / s.sum(axis=-1, keepdims=True))
 
 
 def head_vec_matrix(W_V: np.ndarray, A: np.ndarray) -> np.ndarray:
     """Eq. ``eq-uat-head``: ``vec(A X W_V^T) = (W_V kron A) x`` for one head."""
-    return np.kron(_matrix(W_V, "W_V"), _matrix(A, "A"))
+    W_V, A = check_array(W_V, "W_V", ndim=2), check_array(A, "A", ndim=2)
+    check_memory(2 * 8 * W_V.size * A.size, f"W_V kron A for W_V {W_V.shape} and A {A.shape}")
+    return np.kron(W_V, A)
 
 
 def mha_vec_matrix(p: LayerParameters, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eq. ``eq-uat-mha``: ``M(x) = I + sum_h (W_O^h W_V^h) kron A_h`` and the constant
     ``c kron 1_n`` with ``c = sum_h W_O^h b_V^h + b_O`` (rows of ``A_h`` sum to one)."""
+    p = _check_layer(p)
+    A = check_array(A, "A", ndim=3)
     n = A.shape[-1]
+    if A.shape != (p.W_O.shape[0], n, n):
+        raise ValueError(
+            f"A must have shape (heads, n, n) = ({p.W_O.shape[0]}, n, n), got {A.shape}"
+        )
     d = p.W_O.shape[1]
+    check_memory(3 * 8 * (n * d) ** 2, f"M(x) for n={n} tokens of d={d}")
     M = np.eye(n * d) + sum(np.kron(p.W_O[h] @ p.W_V[h], A[h]) for h in range(A.shape[0]))
     c = np.einsum("hde,he->d", p.W_O, p.b_V) + p.b_O
     return M, np.kron(c, np.ones(n))
@@ -179,8 +228,17 @@ class BlockRewrite:
     c: np.ndarray
     ffn: UATTerm
 
+    def __post_init__(self) -> None:
+        n = check_array(self.M, "M", ndim=2).shape[0]
+        check_array(self.M, "M", shape=(n, n))
+        check_array(self.c, "c", shape=(n,))
+        check_instance(self.ffn, "ffn", UATTerm, "a UATTerm")
+        if self.ffn.W.shape[1] != n or self.ffn.b.shape != (n,):
+            raise ValueError(f"ffn must map vectors of length {n} to length {n}")
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Evaluate the block at the point ``x`` it was rewritten at."""
+        x = check_array(x, "x", shape=(self.M.shape[0],))
         return self.M @ x + self.c + self.ffn(x)
 
 
@@ -188,17 +246,30 @@ def block_rewrite(p: LayerParameters, X: np.ndarray, mask: np.ndarray | None) ->
     """Eq. ``eq-uat-block`` at the input ``X``: the FFN becomes a UAT term in ``x`` with the
     input-dependent first-layer weight ``(W_1 kron I) M(x)`` and bias ``(W_1 kron I) c + b_1
     kron 1``."""
-    X = _matrix(X, "X")
-    n = X.shape[0]
-    M, c = mha_vec_matrix(p, attention_matrices(p, X, mask))
+    p = _check_layer(p)
+    return _block_rewrite(p, _tokens(X, "X", p), mask, "X")
+
+
+def _block_rewrite(p: LayerParameters, X: np.ndarray, mask: object, name: str) -> BlockRewrite:
+    n, d = X.shape
+    check_memory(8 * n * n * d * (6 * d + 3 * p.W_1.shape[0]), f"the block at {n} tokens of d={d}")
+    M, c = mha_vec_matrix(p, _attention(p, X, mask, name))
     W1, b1 = linear_vec(p.W_1, p.b_1, n)
     W2, b2 = linear_vec(p.W_2, p.b_2, n)
     return BlockRewrite(M, c, UATTerm(W2, W1 @ M, W1 @ c + b1, b2, p.activation))
 
 
+def _check_layer(p: object) -> LayerParameters:
+    return check_instance(p, "p", LayerParameters, "LayerParameters (from layer_parameters)")
+
+
+def _tokens(X: object, name: str, p: LayerParameters) -> np.ndarray:
+    """Tokens as the rows of a (n, d_model) array for the layer ``p``."""
+    return check_array(X, name, shape=(None, p.W_Q.shape[2]))
+
+
 def _model_layers(model: Transformer) -> list[LayerParameters]:
-    if not isinstance(model, Transformer):
-        raise TypeError(f"model must be a llmtheory Transformer, got {type(model).__name__}")
+    check_instance(model, "model", Transformer, "a llmtheory Transformer")
     if model.norm != "none":
         raise ValueError("the exact rewriting needs a Transformer with norm='none'")
     return [layer_parameters(b) for b in model.blocks]
@@ -208,7 +279,10 @@ def model_attention(
     model: Transformer, n: int, attn_mask: torch.Tensor | None
 ) -> np.ndarray | None:
     """The boolean mask the model applies to ``n`` tokens as a NumPy array (None: full)."""
+    check_instance(model, "model", Transformer, "a llmtheory Transformer")
+    n = check_int(n, "n")
     if attn_mask is not None:
+        attn_mask = check_tensor(attn_mask, "attn_mask", dtype="bool", shape=(n, n))
         return attn_mask.cpu().numpy()
     return causal_mask(n).numpy() if model.causal else None
 
@@ -223,13 +297,15 @@ def unrolled_terms(model: Transformer, X0: np.ndarray, attn_mask: torch.Tensor |
     Returns the list of terms (2 per layer, in order) and ``x_L`` computed from them.
     """
     layers = _model_layers(model)
-    X0 = _matrix(X0, "X0")
+    X0 = check_array(X0, "X0", shape=(None, model.d_model))
     n = X0.shape[0]
+    nd = X0.size
+    check_memory(8 * nd * nd * (8 * len(layers) + 4), f"{2 * len(layers)} terms in n*d = {nd}")
     mask = model_attention(model, n, attn_mask)
     x0 = vec(X0)
     x, terms = x0, []
     for p in layers:
-        blk = block_rewrite(p, unvec(x, n), mask)
+        blk = _block_rewrite(p, unvec(x, n), mask, "X0")
         r = x - x0
         eye = np.eye(x.size)
         terms.append(
@@ -244,9 +320,15 @@ def unrolled_terms(model: Transformer, X0: np.ndarray, attn_mask: torch.Tensor |
 def token_block(matrix: np.ndarray, n: int, i: int, j: int) -> np.ndarray:
     """Block of a matrix acting on ``vec`` vectors that maps token ``j``'s features to token
     ``i``'s (rows ``i::n``, columns ``j::n`` under column stacking)."""
+    n, i, j = check_int(n, "n"), check_int(i, "i", None), check_int(j, "j", None)
     if not (0 <= i < n and 0 <= j < n):
         raise ValueError(f"token indices must lie in [0, {n}), got i={i}, j={j}")
-    return _matrix(matrix, "matrix")[i::n, j::n]
+    matrix = check_array(matrix, "matrix", ndim=2)
+    if matrix.shape[0] % n or matrix.shape[1] % n:
+        raise ValueError(
+            f"matrix must act on vec vectors of n={n} tokens, got shape {matrix.shape}"
+        )
+    return matrix[i::n, j::n]
 
 
 def effective_token_parameters(
@@ -255,8 +337,11 @@ def effective_token_parameters(
     """Eq. ``eq-uat-last-token``: the FFN pre-activation of token ``i`` is ``W_eff x_i +
     theta_eff``, with ``W_eff = W_1 (I + sum_h A_h[i, i] W_O^h W_V^h)`` and the context folded
     into ``theta_eff``. Returns ``(W_eff, theta_eff)``."""
-    X = _matrix(X, "X")
+    X = _tokens(X, "X", _check_layer(p))
     n = X.shape[0]
+    i = check_int(i, "i", None)
+    if not -n <= i < n:
+        raise ValueError(f"i must be a token index in [-{n}, {n}), got {i}")
     i = i % n
     blk = block_rewrite(p, X, mask)
     W = blk.ffn.W
@@ -279,10 +364,17 @@ def one_hidden_layer(
 ) -> np.ndarray:
     """Eq. ``eq-uat-sum``: ``G(x) = sum_j alpha_j sigma(W_j^T x + theta_j) + bias`` for the rows
     of ``x`` (m, d); ``W`` is (N, d)."""
-    x, W = _matrix(x, "x"), _matrix(W, "W")
+    x, W = check_array(x, "x", ndim=2), check_array(W, "W", ndim=2)
     if x.shape[1] != W.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features but W expects {W.shape[1]}")
-    return _activation(activation)(x @ W.T + theta) @ alpha + bias
+    alpha = check_array(alpha, "alpha", shape=(W.shape[0],))
+    theta = check_array(theta, "theta", ndim=(0, 1))
+    if theta.ndim and theta.shape != (W.shape[0],):
+        raise ValueError(f"theta must have shape ({W.shape[0]},) or be a number, got {theta.shape}")
+    bias = check_scalar(bias, "bias")
+    act = _activation(activation)
+    check_memory(2 * 8 * x.shape[0] * W.shape[0], f"features of x {x.shape} and W {W.shape}")
+    return act(x @ W.T + theta) @ alpha + bias
 
 
 def relu_interpolant(
@@ -294,12 +386,19 @@ def relu_interpolant(
     ``G(x) = f(a) + sum_j c_j relu(x - t_j)`` with ``c_j`` the change of slope at knot ``t_j``.
     Returns ``(alpha, W, theta, bias)`` for :func:`one_hidden_layer` with ``d = 1``.
     """
-    if isinstance(N, bool) or not isinstance(N, int) or N < 1:
-        raise ValueError(f"N must be a positive int, got {N!r}")
+    check_callable(f, "f")
+    a, b = check_scalar(a, "a"), check_scalar(b, "b")
+    N = check_int(N, "N")
     if not b > a:
         raise ValueError(f"need a < b, got a={a}, b={b}")
+    check_memory(8 * 8 * (N + 1), f"N={N} knots")
     t = np.linspace(a, b, N + 1)
-    slopes = np.diff(f(t)) / np.diff(t)
+    y = f(t)
+    if not isinstance(y, np.ndarray) or y.shape != t.shape or not np.all(np.isfinite(y)):
+        raise ValueError(
+            f"f must map an array of {N + 1} points to {N + 1} finite values, got {describe(y)}"
+        )
+    slopes = np.diff(y) / np.diff(t)
     alpha = np.diff(slopes, prepend=0.0)
     return alpha, np.ones((N, 1)), -t[:-1], float(f(np.array([a]))[0])
 
@@ -316,13 +415,28 @@ def random_feature_errors(
     """Test RMS error of one-hidden-layer ReLU networks of each width with random inner
     weights ``W_j ~ N(0, scale^2 I)``, ``theta_j ~ U(-scale, scale)`` and least-squares outer
     weights (eq. ``eq-uat-sum``). Features are nested: width ``N`` uses the first ``N``."""
-    widths = np.asarray(widths)
-    if widths.ndim != 1 or widths.size == 0 or np.any(widths < 1):
-        raise ValueError("widths must be a non-empty 1-D list of positive ints")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
-    x_train, x_test = _matrix(x_train, "x_train"), _matrix(x_test, "x_test")
+    widths = check_array(widths, "widths", ndim=1, dtype="integral")
+    if np.any(widths < 1):
+        raise ValueError(f"widths must be positive ints, got a minimum of {widths.min()}")
+    rng = check_generator(rng, "rng")
+    scale = check_scalar(scale, "scale", minimum=0.0, include_min=False)
+    x_train, x_test = check_array(x_train, "x_train", ndim=2), check_array(x_test, "x_test", ndim=2)
+    if x_test.shape[1] != x_train.shape[1]:
+        raise ValueError(
+            f"x_test must have the {x_train.shape[1]} features of x_train, got {x_test.shape[1]}"
+        )
+    y_train = check_array(y_train, "y_train", ndim=(1, 2))
+    y_test = check_array(y_test, "y_test", ndim=(1, 2))
+    if y_train.shape[0] != x_train.shape[0] or y_test.shape[0] != x_test.shape[0]:
+        raise ValueError(
+            f"y_train and y_test must have one row per point of x_train and x_test, got "
+            f"{y_train.shape} for {x_train.shape[0]} and {y_test.shape} for {x_test.shape[0]}"
+        )
     n_max, d = int(widths.max()), x_train.shape[1]
+    check_memory(
+        3 * 8 * n_max * (x_train.shape[0] + x_test.shape[0] + d),
+        f"features of widths up to {n_max} for {x_train.shape[0] + x_test.shape[0]} points",
+    )
     W = scale * rng.standard_normal((n_max, d))
     theta = rng.uniform(-scale, scale, n_max)
     phi_tr = np.maximum(x_train @ W.T + theta, 0.0)
@@ -338,9 +452,11 @@ def random_feature_errors(
 
 def fitted_rate(N: np.ndarray, err: np.ndarray) -> float:
     """Exponent ``p`` of the least-squares fit ``err ≈ C N^{-p}`` on log–log axes."""
-    N, err = np.asarray(N, dtype=float), np.asarray(err, dtype=float)
-    if N.shape != err.shape or N.ndim != 1 or N.size < 2:
-        raise ValueError("N and err must be 1-D arrays of the same length >= 2")
+    N, err = check_array(N, "N", ndim=1, min_size=2), check_array(err, "err", ndim=1, min_size=2)
+    if N.shape != err.shape:
+        raise ValueError(f"N and err must have the same length, got {N.size} and {err.size}")
     if np.any(N <= 0) or np.any(err <= 0):
         raise ValueError("N and err must be positive")
+    if np.all(N == N[0]):
+        raise ValueError("N must hold at least two distinct widths to fit a rate")
     return float(-np.polyfit(np.log(N), np.log(err), 1)[0])

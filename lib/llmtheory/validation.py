@@ -9,7 +9,8 @@ parameter at fault and says what was expected.
 * :func:`check_array` (NumPy) and :func:`check_tensor` (PyTorch): arrays;
 * :func:`check_probabilities`: a probability vector;
 * :func:`check_generator`: a NumPy or PyTorch random generator; :func:`check_device`;
-* :func:`check_choice`, :func:`check_str_list`, :func:`check_callable`,
+* :func:`check_choice`, :func:`check_str`, :func:`check_str_list`, :func:`check_callable`,
+  :func:`check_dtype`,
   :func:`check_instance`: everything else;
 * :func:`check_memory`: refuse a call whose arrays would exceed a memory limit before
   anything is allocated (:class:`MemoryLimitError`, a :class:`ValueError`).
@@ -36,12 +37,14 @@ __all__ = [
     "check_callable",
     "check_choice",
     "check_device",
+    "check_dtype",
     "check_generator",
     "check_instance",
     "check_int",
     "check_memory",
     "check_probabilities",
     "check_scalar",
+    "check_str",
     "check_str_list",
     "check_tensor",
     "describe",
@@ -519,6 +522,44 @@ def check_choice(value: object, name: str, choices: Collection[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
+
+
+def check_str(
+    x: object, name: str, *, allow_none: bool = False, allow_empty: bool = True
+) -> str | None:
+    """Return ``x`` if it is a string (non-empty unless ``allow_empty``; ``None`` passes when
+    ``allow_none``).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a string.
+    ValueError
+        If ``x`` is empty and not ``allow_empty``.
+    """
+    if x is None and allow_none:
+        return None
+    what = "a string" if allow_empty else "a non-empty string"
+    if not isinstance(x, str):
+        none = " or None" if allow_none else ""
+        raise TypeError(f"{name} must be {what}{none}, got {describe(x)}")
+    if not x and not allow_empty:
+        raise ValueError(f"{name} must be {what}, got ''")
+    return x
+
+
+def check_dtype(x: object, name: str, *, floating: bool = True) -> torch.dtype:
+    """Return ``x`` if it is a :class:`torch.dtype` (a floating one with ``floating``).
+
+    Raises
+    ------
+    TypeError
+        Otherwise.
+    """
+    if not isinstance(x, torch.dtype) or (floating and not x.is_floating_point):
+        what = "a floating-point torch.dtype" if floating else "a torch.dtype"
+        raise TypeError(f"{name} must be {what} such as torch.float32, got {x!r}")
+    return x
 
 
 def check_str_list(x: object, name: str, *, allow_empty: bool = False) -> list[str]:

@@ -194,11 +194,14 @@ def test_shipped_files_travel_with_the_editions(kit_out, source):
     chapter = built(kit_out, source)
     out = kit_out[0]
     names = set(zipfile.ZipFile(out / "autograder" / f"{chapter.name}.zip").namelist())
-    for relative in kit.shipped_files(source):
-        original = (source.parent / relative).read_bytes()
+    shipped = kit.shipped_files(source)
+    named = re.findall(r'shipped_path\(\\?"([^"\\]+)', source.read_text())
+    assert set(named) <= set(shipped), "every file the chapter names travels with it"
+    for relpath, beside in shipped.items():
+        original = (ROOT / relpath).read_bytes()
         for version in ("student", "instructor"):
-            assert (out / version / chapter.name / relative).read_bytes() == original
-        assert f"files/{relative}" in names
+            assert (out / version / chapter.name / beside).read_bytes() == original
+        assert f"files/{beside}" in names
 
 
 # --- No solution in a student edition -------------------------------------------------------------
@@ -241,20 +244,27 @@ def source_solution(nb) -> tuple[str, str]:
 
 
 def edition_solution(nb, source_nb) -> tuple[str, str]:
-    """The plain edition's solution text (from a "Solution to" heading to the next heading, and
-    the code cells of the source's ``solution`` cells) and the rest of its text."""
-    flags = iter(
-        "solution" in c.metadata.get("tags", [])
-        for c in source_nb.cells
-        if c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", [])
-    )
+    """The plain edition's solution text and the rest of its text: a solution runs from a
+    "Solution to" heading to the next heading or to a code cell that the source puts after its
+    solution-end marker, and takes the code cells of the source's ``solution`` cells."""
+    flags, inside_source = [], False
+    for cell in source_nb.cells:
+        if cell.cell_type == "markdown":
+            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
+                inside_source = marker == "start"
+        elif "remove-cell" not in cell.metadata.get("tags", []):
+            flags.append(("solution" in cell.metadata.get("tags", []), inside_source))
+    flag = iter(flags)
     solution, rest = [], []
     inside = False
     for cell in nb.cells:
         first = cell.source.lstrip().split("\n", 1)[0]
         if cell.cell_type == "markdown" and re.match(r"#{1,6}\s", first):
             inside = bool(re.match(r"#{1,6}\s+Solution to", first))
-        tagged = cell.cell_type == "code" and "google.colab" not in cell.source and next(flags)
+        tagged = False
+        if cell.cell_type == "code" and "google.colab" not in cell.source:
+            tagged, in_block = next(flag)
+            inside = inside and (tagged or in_block)
         (solution if inside or tagged else rest).append(cell.source)
     return "\n".join(solution), "\n".join(rest)
 
@@ -364,9 +374,11 @@ def test_student_edition_checks_answers_from_its_folder(kit_out, tmp_path):
 def test_submissions_are_matched_to_chapters_and_students(tmp_path):
     chapters = ["how_a_chapter_works", "02_icl_context_parameters"]
     (tmp_path / "alice").mkdir()
+    (tmp_path / "dan" / "how_a_chapter_works").mkdir(parents=True)
     for name in [
         "alice/02_icl_context_parameters.ipynb",
         "bob_how_a_chapter_works.ipynb",
+        "dan/how_a_chapter_works/how_a_chapter_works.ipynb",
         "x.ipynb",
     ]:
         nbformat.write(nbformat.v4.new_notebook(), tmp_path / name)
@@ -379,6 +391,7 @@ def test_submissions_are_matched_to_chapters_and_students(tmp_path):
         ("alice", "02_icl_context_parameters"),
         ("bob", "how_a_chapter_works"),
         ("carol-homework", "how_a_chapter_works"),
+        ("dan", "how_a_chapter_works"),
     }
     assert unmatched == [tmp_path / "x.ipynb"]
 
