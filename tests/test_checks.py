@@ -104,3 +104,17 @@ def test_reliability_4_non_finite_numbers_are_refused(kwargs, message):
 def test_reliability_4_a_non_finite_value_fails_the_claim():
     with pytest.raises(AssertionError, match="value is not finite"):
         check("x", [1.0, np.nan], 1.0, atol=0.1, equation="e", quiet=True)
+
+
+def test_a_cell_ending_with_check_displays_nothing_more():
+    """IPython shows the value of a cell's last line; a check's result must not add a repr."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.displayhook.flush = lambda: None
+    outputs = []
+    shell.display_pub.publish = lambda data, **kwargs: outputs.append(data)
+    shell.displayhook.write_format_data = lambda data, md=None: outputs.append(data)
+    result = shell.run_cell("from llmtheory.checks import check\ncheck('x', 1.0, 1.0, atol=0.1, equation='eq-x')")
+    assert result.success
+    assert not outputs, outputs

@@ -28,7 +28,7 @@ def test_dictionary_is_orthonormal_and_features_have_the_stated_products(dic):
 
 
 def test_prompts_shapes_and_noiseless_structure(dic, gen):
-    p = mc.sample_prompts(dic, 50, 6, sigma=0.0, sigma_y=0.0, n_irr=2, gen=gen)
+    p = mc.sample_prompts(dic, 50, 6, sigma=0.0, sigma_y=0.0, n_irr=2, generator=gen)
     assert p.H.shape == (50, 6, 64) and p.hq.shape == (50, 64) and p.z_demo.shape == (50, 6)
     x, y = p.H[..., :32].double().numpy(), p.H[..., 32:].double().numpy()
     # every word holds exactly 1 + n_irr concepts; its v-coordinate on the task is beta z_l
@@ -42,22 +42,22 @@ def test_prompts_shapes_and_noiseless_structure(dic, gen):
 
 
 def test_flipped_and_switched_labels(dic, gen):
-    p = mc.sample_prompts(dic, 40, 5, sigma=0.0, sigma_y=0.0, flip_labels=True, gen=gen)
+    p = mc.sample_prompts(dic, 40, 5, sigma=0.0, sigma_y=0.0, flip_labels=True, generator=gen)
     t = np.einsum("nld,nd->nl", p.H[..., 32:].double().numpy(), dic.T[p.task.numpy()])
     np.testing.assert_allclose(t, -dic.beta * p.z_demo.numpy(), atol=1e-5)
     perm = np.array([1, 2, 3, 0])
-    p = mc.sample_prompts(dic, 40, 5, sigma=0.0, sigma_y=0.0, label_concept=perm, gen=gen)
+    p = mc.sample_prompts(dic, 40, 5, sigma=0.0, sigma_y=0.0, label_concept=perm, generator=gen)
     r = np.einsum("nld,nd->nl", p.H[..., 32:].double().numpy(), dic.R[perm[p.task.numpy()]])
     np.testing.assert_allclose(r, dic.alpha, atol=1e-5)
 
 
 def test_skewed_task_distribution(dic, gen):
-    p = mc.sample_prompts(dic, 200, 2, sigma=0.1, task_probs=[1.0, 0, 0, 0], gen=gen)
+    p = mc.sample_prompts(dic, 200, 2, sigma=0.1, task_probs=[1.0, 0, 0, 0], generator=gen)
     assert torch.all(p.task == 0)
 
 
 def test_bayes_predictor_attains_phi(dic, gen):
-    p = mc.sample_prompts(dic, 40000, 1, sigma=0.5, gen=gen)
+    p = mc.sample_prompts(dic, 40000, 1, sigma=0.5, generator=gen)
     err = float((mc.bayes_predict(dic, p) != p.z).float().mean())
     e_b = mc.bayes_error(0.8, 0.5)
     assert e_b == pytest.approx(norm.cdf(-1.6))
@@ -65,7 +65,7 @@ def test_bayes_predictor_attains_phi(dic, gen):
 
 
 def test_constructed_transformer_matches_its_predictions(dic, gen):
-    p = mc.sample_prompts(dic, 20000, 8, sigma=0.2, gen=gen)
+    p = mc.sample_prompts(dic, 20000, 8, sigma=0.2, generator=gen)
     for lam in (1.0, 30.0):
         model = mc.constructed_transformer(dic, lam)
         with torch.no_grad():
@@ -87,7 +87,7 @@ def test_predicted_attention_leading_order():
 
 
 def test_model_forward_and_gradient_formula(dic, gen):
-    p = mc.sample_prompts(dic, 5, 4, sigma=0.2, gen=gen)
+    p = mc.sample_prompts(dic, 5, 4, sigma=0.2, generator=gen)
     model = mc.MultiConceptTransformer(32, 4, w_init=0.3, generator=gen)
     f = model(p.H, p.hq)
     assert f.shape == (5,)
@@ -104,14 +104,14 @@ def test_model_forward_and_gradient_formula(dic, gen):
 
 
 def test_query_in_values_and_zero_output_counts_as_error(dic, gen):
-    p = mc.sample_prompts(dic, 6, 3, sigma=0.2, gen=gen)
+    p = mc.sample_prompts(dic, 6, 3, sigma=0.2, generator=gen)
     model = mc.MultiConceptTransformer(32, 2, query_in_values=True, generator=gen)
     assert model.attention(p.H, p.hq).shape == (6, 4)
     assert mc.zero_one_error(torch.zeros(6), p.z) == 1.0
 
 
 def test_training_step_decreases_loss_on_a_fixed_batch(dic, gen):
-    p = mc.sample_prompts(dic, 64, 8, sigma=0.2, gen=gen)
+    p = mc.sample_prompts(dic, 64, 8, sigma=0.2, generator=gen)
     model = mc.MultiConceptTransformer(32, 8, generator=gen)
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     losses = []
@@ -174,7 +174,7 @@ def test_dictionary_needs_a_generator():
 def test_sample_prompts_bad_arguments(dic, gen, kwargs, match):
     args = {"n": 4, "L": 3, "sigma": 0.2} | kwargs
     with pytest.raises(ValueError, match=match):
-        mc.sample_prompts(dic, gen=gen, **args)
+        mc.sample_prompts(dic, generator=gen, **args)
 
 
 def test_other_bad_arguments(dic, gen):
@@ -193,14 +193,14 @@ def test_other_bad_arguments(dic, gen):
     with pytest.raises(ValueError, match="signs"):
         mc.correct_attention(
             mc.constructed_transformer(dic, 1.0),
-            mc.sample_prompts(dic, 4, 3, sigma=0.2, gen=gen),
+            mc.sample_prompts(dic, 4, 3, sigma=0.2, generator=gen),
             signs=np.array([1.0, 0.0, 1.0, 1.0]),
         )
 
 
 def test_expected_block_gradient_matches_autograd(dic, gen):
     model = mc.constructed_transformer(dic, 0.0)
-    p = mc.sample_prompts(dic, 40000, 8, sigma=0.2, gen=gen)
+    p = mc.sample_prompts(dic, 40000, 8, sigma=0.2, generator=gen)
     model.zero_grad()
     mc.logistic_loss(model, p.batch).backward()
     G = -model.W.grad.double().numpy()
@@ -237,7 +237,7 @@ def test_reliability_2_zero_one_error_refuses_nan_and_empty_outputs():
 
 def test_reliability_6_correct_attention_wants_one_sign_per_concept(dic, gen):
     """Three signs were accepted for K = 2 concepts."""
-    p = mc.sample_prompts(dic, 8, 4, sigma=0.1, gen=gen)
+    p = mc.sample_prompts(dic, 8, 4, sigma=0.1, generator=gen)
     model = mc.MultiConceptTransformer(dic.d, 4, generator=gen)
     with torch.no_grad():
         assert 0 <= mc.correct_attention(model, p, np.ones(dic.K)) <= 1

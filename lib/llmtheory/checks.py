@@ -27,6 +27,9 @@ class CheckResult:
     def __str__(self) -> str:
         return f"✓ {self.name} [{self.equation}]: {_fmt(self.value)} {self.criterion}"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing when a cell ends with ``check(...)``: the check printed its ✓ line."""
+
 
 def _fmt(x: float | np.ndarray) -> str:
     arr = np.asarray(x, dtype=float)

@@ -182,19 +182,19 @@ def _words(
     n_words: int,
     n_irr: int,
     sigma: float,
-    gen: torch.Generator,
+    generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Words ``x = sum_{k in S} mu_k^{z_k} + sigma xi`` with ``S = {task} ∪ n_irr others``
     (eq-mc-word); returns the words ``(n, n_words, d)`` and the task signs ``(n, n_words)``."""
-    n, dev = task.shape[0], gen.device
-    keys = torch.rand(n, n_words, dic.K, generator=gen, device=dev)
+    n, dev = task.shape[0], generator.device
+    keys = torch.rand(n, n_words, dic.K, generator=generator, device=dev)
     keys[torch.arange(n, device=dev), :, task] = -1.0  # the task concept always comes first
     active = torch.zeros_like(keys).scatter_(
         -1, keys.topk(n_irr + 1, dim=-1, largest=False).indices, 1.0
     )
-    signs = 2.0 * torch.randint(0, 2, keys.shape, generator=gen, device=dev) - 1.0
+    signs = 2.0 * torch.randint(0, 2, keys.shape, generator=generator, device=dev) - 1.0
     x = dic.alpha * active @ _tensor(dic.U, dev) + dic.beta * (active * signs) @ _tensor(dic.V, dev)
-    x += sigma * torch.randn(x.shape, generator=gen, device=dev)
+    x += sigma * torch.randn(x.shape, generator=generator, device=dev)
     return x, signs[torch.arange(n, device=dev), :, task]
 
 
@@ -209,9 +209,9 @@ def sample_prompts(
     task_probs: np.ndarray | None = None,
     label_concept: np.ndarray | None = None,
     flip_labels: bool = False,
-    gen: torch.Generator,
+    generator: torch.Generator,
 ) -> Prompts:
-    """Sample ``n`` prompts of ``L`` demonstrations (eq-mc-prompt) on ``gen``'s device.
+    """Sample ``n`` prompts of ``L`` demonstrations (eq-mc-prompt) on ``generator``'s device.
 
     Parameters
     ----------
@@ -233,11 +233,11 @@ def sample_prompts(
     flip_labels
         Label every demonstration with the opposite feature ``q^{-z}``; the target is then
         ``-z`` (the flipped map that the demonstrations teach).
-    gen
+    generator
         A seeded :class:`torch.Generator`; the prompts live on its device.
     """
     _check_dic(dic)
-    check_generator(gen, "gen", kind="torch")
+    check_generator(generator, "generator", kind="torch")
     n, L = check_int(n, "n"), check_int(L, "L")
     flip_labels = check_bool(flip_labels, "flip_labels")
     check_memory(
@@ -262,15 +262,15 @@ def sample_prompts(
         perm = check_array(label_concept, "label_concept", dtype="int", shape=(dic.K,))
         if not np.array_equal(np.sort(perm), np.arange(dic.K)):
             raise ValueError(f"label_concept must be a permutation of range(K = {dic.K})")
-    dev = gen.device
-    task = torch.multinomial(_tensor(probs, dev), n, replacement=True, generator=gen)
-    x, zs = _words(dic, task, L + 1, n_irr, sigma, gen)
+    dev = generator.device
+    task = torch.multinomial(_tensor(probs, dev), n, replacement=True, generator=generator)
+    x, zs = _words(dic, task, L + 1, n_irr, sigma, generator)
     z_demo, z = zs[:, :L], zs[:, L]
     lab = torch.as_tensor(perm, device=dev)[task]
     sign = -z_demo if flip_labels else z_demo
     R, T = _tensor(dic.R, dev)[lab], _tensor(dic.T, dev)[lab]
     y = dic.alpha * R[:, None, :] + dic.beta * sign[..., None] * T[:, None, :]
-    y += sigma_y * torch.randn(y.shape, generator=gen, device=dev)
+    y += sigma_y * torch.randn(y.shape, generator=generator, device=dev)
     H = torch.cat([x[:, :L], y], dim=-1)
     hq = torch.cat([x[:, L], torch.zeros_like(x[:, L])], dim=-1)
     return Prompts(H=H, hq=hq, z=-z if flip_labels else z, task=task, z_demo=z_demo, K=dic.K)

@@ -96,3 +96,11 @@ def test_page_renders_offline(browser, page):
     context.close()
     assert not errors, f"console errors: {errors}"
     assert not remote, f"the page tried to reach the network: {remote}"
+
+
+def test_no_stray_check_result_reprs():
+    """A cell ending with check(...) shows its ✓ line only, never ``CheckResult(...)``."""
+    pages = [p for p in HTML.rglob("*.html") if "_static" not in p.parts]
+    assert pages
+    stray = [str(p.relative_to(HTML)) for p in pages if "CheckResult(" in p.read_text()]
+    assert not stray, stray
