@@ -115,6 +115,7 @@ def test_a_cell_ending_with_check_displays_nothing_more():
     outputs = []
     shell.display_pub.publish = lambda data, **kwargs: outputs.append(data)
     shell.displayhook.write_format_data = lambda data, md=None: outputs.append(data)
-    result = shell.run_cell("from llmtheory.checks import check\ncheck('x', 1.0, 1.0, atol=0.1, equation='eq-x')")
+    cell = "from llmtheory.checks import check\ncheck('x', 1.0, 1.0, atol=0.1, equation='eq-x')"
+    result = shell.run_cell(cell)
     assert result.success
     assert not outputs, outputs
