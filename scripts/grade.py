@@ -233,9 +233,17 @@ def grade_all(
 
 
 def columns(graders: dict[str, Path], graded: list[Graded]) -> dict[str, dict[str, float]]:
-    """The chapters graded (in the autograders' order) and the points of their exercises."""
-    present = {g.submission.chapter for g in graded}
-    return {c: possible_points(path) for c, path in graders.items() if c in present}
+    """The chapters graded (in the autograders' order) and the points of their exercises, in the
+    order the notebooks check them (Otter's results follow the notebook)."""
+    chapters = {}
+    for chapter, path in graders.items():
+        mine = [g for g in graded if g.submission.chapter == chapter]
+        if mine:
+            points = possible_points(path)
+            order = max((list(g.outputs) for g in mine), key=len)
+            ranked = sorted(points, key=lambda n: order.index(n) if n in order else len(order))
+            chapters[chapter] = {name: points[name] for name in ranked}
+    return chapters
 
 
 def gradebook_rows(graded: list[Graded], chapters: dict[str, dict[str, float]]) -> list[list]:

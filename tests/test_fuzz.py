@@ -180,7 +180,7 @@ def _dic():
 def _prompts():
     from llmtheory import multi_concept as mc
 
-    return mc.sample_prompts(_dic(), 3, 4, sigma=0.1, gen=_g())
+    return mc.sample_prompts(_dic(), 3, 4, sigma=0.1, generator=_g())
 
 
 def _mct():
@@ -562,7 +562,7 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         task_probs=np.array([0.4, 0.6]),
         label_concept=np.array([1, 0]),
         flip_labels=False,
-        gen=_g(),
+        generator=_g(),
     ),  # fmt: skip
     "multi_concept.zero_one_error": lambda: dict(
         f=torch.tensor([0.5, -1.0, 2.0]), z=torch.tensor([1.0, 1.0, -1.0])

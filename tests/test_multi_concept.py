@@ -178,8 +178,8 @@ def test_sample_prompts_bad_arguments(dic, gen, kwargs, match):
 
 
 def test_other_bad_arguments(dic, gen):
-    with pytest.raises(TypeError, match="gen"):
-        mc.sample_prompts(dic, 4, 3, sigma=0.2, gen=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="generator must be"):
+        mc.sample_prompts(dic, 4, 3, sigma=0.2, generator=np.random.default_rng(0))
     with pytest.raises(ValueError, match="m must be even"):
         mc.MultiConceptTransformer(32, 3)
     with pytest.raises(ValueError, match="lam"):
