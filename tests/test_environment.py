@@ -198,3 +198,11 @@ def test_chapter_follows_the_conventions(path):
     assert re.search(r"\bcheck\(", text), "a chapter asserts its claims with check()"
     assert "{exercise}" in text and "{solution-start}" in text
     assert any("solution" in c.metadata.get("tags", []) for c in code), "solution cells are tagged"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_the_book_speaks_for_itself(path):
+    """No chapter refers to documents outside the book (a brief, pass criteria, a seed question)."""
+    text = "\n".join(c.source for c in nbformat.read(path, 4).cells)
+    found = re.findall(r"(?i)\bbrief'?s?\b|pass criteri\w*|seed question", text)
+    assert not found, found
