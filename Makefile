@@ -24,11 +24,13 @@ TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 # rewrites the committed record that the execution report shows when BENCH_OUT is absent.
 BENCH_OUT := _build/benchmarks
 BENCH_RECORD := book/back/benchmarks
+# `make mutants` runs this many chapters at once (one thread each); `make test` only checks its record.
+MUTANT_JOBS ?= 2
 
 # Builds, tests and benchmarks run quietly (no progress bars) on one thread per chapter.
 QUIET := LLMTHEORY_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help setup book html notebooks publish-notebooks test lint unit nbval bench bench-record budget browser assignments grade lab strip clean distclean
+.PHONY: help setup book html notebooks publish-notebooks test lint unit nbval bench bench-record budget mutants browser assignments grade lab strip clean distclean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -96,6 +98,9 @@ bench-record: $(STAMP)  ## As bench, into book/back/benchmarks/: the committed r
 
 budget: $(STAMP)  ## Fail when a chapter in _build/benchmarks/ exceeds 3 min on one core or 1 GB.
 	$(QUIET) LLMTHEORY_BENCHMARKS=$(BENCH_OUT) $(BIN)/pytest tests/book/test_budget.py -q -p no:cacheprovider
+
+mutants: $(STAMP)  ## Plant each catalogued bug in every chapter running its code (incremental): book/back/mutants/.
+	$(QUIET) $(BIN)/python scripts/run_mutants.py --jobs $(MUTANT_JOBS)
 
 browser: $(STAMP) $(CHROMIUM)  ## Open every built page in headless Chromium: math typeset, figures, no errors.
 	$(QUIET) $(BIN)/pytest tests/book/test_html.py -q -p no:cacheprovider

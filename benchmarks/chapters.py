@@ -24,13 +24,13 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "book" / "back" / "benchmarks"  # committed; `make bench-record` updates it
 LATEST = ROOT / "_build" / "benchmarks"  # ignored by git; `make bench` and `make test` write it
-REPORT = "book/back/execution_report"
+REPORTS = ("book/back/execution_report", "book/back/how_checks_are_tested")  # pages, not chapters
 BUDGET_SECONDS = 180.0
 BUDGET_PEAK_MB = 1024.0
 
 
 def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
-    """The book's notebooks in reading order, from ``_toc.yml``, without the report page."""
+    """The book's notebooks in reading order, from ``_toc.yml``, without the report pages."""
     toc = yaml.safe_load(toc_path.read_text())
     files: list[str] = []
 
@@ -41,7 +41,7 @@ def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
             walk(entry.get("chapters", []) + entry.get("sections", []))
 
     walk([{"file": toc["root"]}] + [c for part in toc.get("parts", []) for c in part["chapters"]])
-    return [ROOT / f"{f}.ipynb" for f in files if f != REPORT and (ROOT / f"{f}.ipynb").exists()]
+    return [ROOT / f"{f}.ipynb" for f in files if f not in REPORTS and (ROOT / f"{f}.ipynb").exists()]
 
 
 def notebook_title(nb: nbformat.NotebookNode) -> str:

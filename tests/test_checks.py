@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llmtheory.checks import CheckResult, check
+from llmtheory.checks import CheckFailure, CheckResult, check
 
 
 def test_closeness_passes_and_reports(capsys):
@@ -119,3 +119,37 @@ def test_a_cell_ending_with_check_displays_nothing_more():
     result = shell.run_cell(cell)
     assert result.success
     assert not outputs, outputs
+
+
+def test_a_failure_is_a_check_failure_naming_check_and_equation():
+    with pytest.raises(CheckFailure) as info:
+        check("ratio", 2.0, 1.0, rtol=0.1, equation="eq-x")
+    assert (info.value.name, info.value.equation) == ("ratio", "eq-x")
+    assert isinstance(info.value, AssertionError)
+
+
+def test_exact_mode_compares_integers_and_booleans(capsys):
+    check("states", 4, 4, exact=True, equation="eq-n")
+    check("decisions", np.array([True, False]), [True, False], exact=True, equation="eq-b")
+    assert "= 4 exactly" in capsys.readouterr().out
+    with pytest.raises(CheckFailure, match=r"1 of 3 entries differ, the first at index \(2,\)"):
+        check("counts", [1, 2, 3], [1, 2, 4], exact=True, equation="eq-c")
+    with pytest.raises(CheckFailure, match="expected exactly 5"):
+        check("count", 4, 5, exact=True, equation="eq-c")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"value": 1.0, "expected": 1}, TypeError, "value has dtype float64"),
+        ({"value": 1, "expected": 1.0}, TypeError, "expected has dtype float64"),
+        ({"value": 1, "expected": None, "lower": 0}, ValueError, "needs expected"),
+        ({"value": 1, "expected": 1, "atol": 0.5}, ValueError, "takes no tolerance"),
+        ({"value": 1, "expected": 1, "upper": 2}, ValueError, "no lower/upper"),
+        ({"value": [], "expected": 1}, ValueError, "value must be non-empty"),
+        ({"value": [1, 2], "expected": [1, 2, 3]}, ValueError, "do not broadcast"),
+    ],
+)
+def test_exact_mode_refuses_what_it_cannot_compare(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        check("x", exact=True, equation="eq-x", **kwargs)

@@ -86,6 +86,7 @@ def test_every_weights_results_and_benchmark_record_is_in_the_manifest():
         *ROOT.glob("book/*/weights/*"),
         *ROOT.glob("book/*/results/*"),
         *ROOT.glob("book/back/benchmarks/*.json"),
+        *ROOT.glob("book/back/mutants/*.json"),
     ]
     assert sorted(p.relative_to(ROOT).as_posix() for p in shipped) == known_paths()
 

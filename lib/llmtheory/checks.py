@@ -8,7 +8,16 @@ import numpy as np
 
 from .validation import check_array, check_bool, check_scalar, check_str
 
-__all__ = ["CheckResult", "check"]
+__all__ = ["CheckFailure", "CheckResult", "check"]
+
+
+class CheckFailure(AssertionError):
+    """A claim that the simulation contradicts: names the check and the equation it tests."""
+
+    def __init__(self, name: str, equation: str, detail: str) -> None:
+        super().__init__(f"{name} disagrees with {equation}: {detail}")
+        self.name = name
+        self.equation = equation
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,16 @@ def check(
     atol: float | np.ndarray = 0.0,
     lower: float | None = None,
     upper: float | None = None,
+    exact: bool = False,
     equation: str,
     quiet: bool = False,
 ) -> CheckResult:
     """Assert that a simulated ``value`` agrees with the theory and say which equation.
 
-    Two kinds of claim are supported, alone or together:
+    Three kinds of claim are supported, alone or together:
 
     * closeness, ``|value - expected| <= atol + rtol * |expected|`` elementwise;
+    * equality, ``value == expected`` elementwise, for integers and booleans (``exact=True``);
     * bounds, ``lower <= value <= upper`` elementwise.
 
     Parameters
@@ -74,6 +85,9 @@ def check(
         be positive.
     lower, upper
         Optional bounds on ``value``.
+    exact
+        Compare integers or booleans for equality (no tolerance): counts, indices, states,
+        decisions. Floats are refused here: they are compared with a tolerance.
     equation
         The label of the equation or criterion tested, e.g. ``"eq-de-e1"``.
     quiet
@@ -81,14 +95,31 @@ def check(
 
     Raises
     ------
-    AssertionError
-        With the equation label, the values and the tolerance, when the claim fails.
+    CheckFailure
+        An ``AssertionError`` naming the check, the equation, the values and the tolerance,
+        when the claim fails (a NaN or infinite value fails every claim).
+    ValueError, TypeError
+        For a malformed claim: no claim, an empty, NaN or infinite ``expected`` or bound,
+        a negative tolerance, a closeness claim without one, a float in an exact claim.
     """
     check_str(name, "name", allow_empty=False)
     check_str(equation, "equation", allow_empty=False)  # the label of the equation tested
     quiet = check_bool(quiet, "quiet")
+    exact = check_bool(exact, "exact")
     if expected is None and lower is None and upper is None:
-        raise ValueError("check needs expected (with rtol/atol) or a lower/upper bound")
+        raise ValueError("check needs expected (with rtol/atol, or exact=True) or a bound")
+    if exact:
+        return _check_exact(
+            name,
+            value,
+            expected,
+            rtol=rtol,
+            atol=atol,
+            equation=equation,
+            lower=lower,
+            upper=upper,
+            quiet=quiet,
+        )
     rtol = check_array(rtol, "rtol", dtype="float")
     atol = check_array(atol, "atol", dtype="float")
     for tol_name, tol in (("rtol", rtol), ("atol", atol)):
@@ -105,7 +136,7 @@ def check(
 
     val = _as_float_array(value, "value")
     if not np.all(np.isfinite(val)):
-        raise AssertionError(f"{name} [{equation}]: value is not finite: {_fmt(val)}")
+        raise CheckFailure(name, equation, f"value is not finite: {_fmt(val)}")
     criteria: list[str] = []
     failures: list[str] = []
     if expected is not None:
@@ -134,10 +165,54 @@ def check(
         if not np.all(val <= upper):
             failures.append(f"expected ≤ {upper:g}")
     if failures:
-        raise AssertionError(
-            f"{name} disagrees with {equation}: got {_fmt(val)}; " + "; ".join(failures)
-        )
+        raise CheckFailure(name, equation, f"got {_fmt(val)}; " + "; ".join(failures))
     result = CheckResult(name, equation, val if val.ndim else float(val), ", ".join(criteria))
+    if not quiet:
+        print(result)
+    return result
+
+
+def _check_exact(
+    name: str,
+    value: object,
+    expected: object,
+    *,
+    rtol: object,
+    atol: object,
+    lower: object,
+    upper: object,
+    equation: str,
+    quiet: bool,
+) -> CheckResult:
+    """``check(..., exact=True)``: integers or booleans equal to ``expected`` elementwise."""
+    if expected is None:
+        raise ValueError("exact=True needs expected")
+    if lower is not None or upper is not None:
+        raise ValueError("exact=True compares with expected; give no lower/upper bound")
+    if np.any(np.asarray(rtol) != 0) or np.any(np.asarray(atol) != 0):
+        raise ValueError("exact=True takes no tolerance (rtol, atol)")
+    val = check_array(value, "value", dtype=None)
+    exp = check_array(expected, "expected", dtype=None)
+    for label, arr in (("value", val), ("expected", exp)):
+        if arr.dtype.kind not in "biu":
+            raise TypeError(
+                f"exact=True compares integers or booleans; {label} has dtype {arr.dtype} "
+                "(compare floats with rtol or atol)"
+            )
+    try:
+        val_b, exp_b = np.broadcast_arrays(val, exp)
+    except ValueError as exc:
+        raise ValueError(f"value {val.shape} and expected {exp.shape} do not broadcast") from exc
+    differ = val_b != exp_b
+    if np.any(differ):
+        first = tuple(int(i) for i in np.argwhere(differ)[0])
+        raise CheckFailure(
+            name,
+            equation,
+            f"got {_fmt(val)}; expected exactly {_fmt(exp)}; {int(differ.sum())} of "
+            f"{differ.size} entries differ, the first at index {first}",
+        )
+    result = CheckResult(name, equation, val if val.ndim else val.item(), f"= {_fmt(exp)} exactly")
     if not quiet:
         print(result)
     return result
