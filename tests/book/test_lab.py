@@ -35,20 +35,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from browser import ARGS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 SCREENSHOTS = ROOT / "_build" / "lab-screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 1600}
 CONTEXT = 30  # characters of context on each side of a fragment
 
