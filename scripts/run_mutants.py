@@ -222,6 +222,8 @@ def main() -> None:
             if args.force or fresh != record.chapter_key(bug, record.ROOT / chapter):
                 jobs.append(("chapter", chapter, bug_id))
         tests = [record.rel(p) for p in record.unit_tests(bug["target"])]
+        if args.chapter and not any(bug["target"] in usage[c]["reached"] for c in chapters):
+            continue  # only the bugs of the chapters asked for
         if tests and (args.force or entry.get("unit", {}).get("key") != record.unit_key(bug)):
             jobs.append(("unit", bug_id, tests))
     # longest chapters first, so that both workers stay busy to the end

@@ -450,6 +450,7 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "entropy_bias.plugin_entropy": lambda: dict(counts=np.array([[1, 2, 3], [0, 1, 1]])),
     "entropy_bias.plugin_bias_first_order": lambda: dict(vocab_size=5, n=np.array([10, 20])),
     "entropy_bias.plugin_bias_second_order": lambda: dict(p=np.array([0.2, 0.3, 0.5]), n=10),
+    "entropy_bias.plugin_entropy_mean": lambda: dict(p=np.array([0.2, 0.3, 0.5]), n=10),
     "entropy_bias.simulate_plugin_bias": lambda: dict(
         p=np.array([0.2, 0.3, 0.5]), n=20, replicates=5, rng=_rng()
     ),

@@ -109,8 +109,27 @@ def test_relu_interpolant_error_bound() -> None:
 def test_random_features_and_rate() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (400, 1))
-    errs = random_feature_errors(x, np.sin(3 * x[:, 0]), x, np.sin(3 * x[:, 0]), [2, 8, 32], rng)
+    train, errs = random_feature_errors(
+        x, np.sin(3 * x[:, 0]), x, np.sin(3 * x[:, 0]), [2, 8, 32], rng
+    )
     assert errs[0] > errs[1] > errs[2]
+    np.testing.assert_allclose(train, errs)  # the same points: training error = test error
+
+
+def test_random_features_fit_on_training_points_only() -> None:
+    rng = np.random.default_rng(1)
+    x_tr, x_te = rng.uniform(-1, 1, (300, 2)), rng.uniform(-1, 1, (300, 2))
+    f = lambda x: np.sin(3 * x[:, 0]) * x[:, 1]  # noqa: E731
+    train, test = random_feature_errors(x_tr, f(x_tr), x_te, f(x_te), [10, 150], rng)
+    assert test[-1] > 1.2 * train[-1]  # p/n = 1/2: a fit on its own points is optimistic
+
+
+def test_interpolant_knots_and_rate_on_log_axes() -> None:
+    alpha, W, theta, b = relu_interpolant(np.square, 0.0, 1.0, 4)
+    np.testing.assert_allclose(-theta, [0.0, 0.25, 0.5, 0.75])  # units switch on at t_0..t_3
+    assert b == 0.0 and alpha[0] == pytest.approx(0.25)
+    N = np.array([10.0, 100.0, 1000.0])
+    assert fitted_rate(N, N**-2.0) == pytest.approx(2.0)
     N = np.array([1.0, 2.0, 4.0])
     assert fitted_rate(N, 3 * N**-1.5) == pytest.approx(1.5)
 

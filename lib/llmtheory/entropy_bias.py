@@ -9,6 +9,7 @@ which underestimates the true entropy by ``(V - 1) / (2 n)`` nats to first order
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import gammaln, xlog1py, xlogy
 
 from .validation import (
     check_array,
@@ -22,6 +23,7 @@ from .validation import (
 __all__ = [
     "entropy",
     "plugin_entropy",
+    "plugin_entropy_mean",
     "plugin_bias_first_order",
     "plugin_bias_second_order",
     "simulate_plugin_bias",
@@ -74,6 +76,22 @@ def plugin_entropy(counts: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(counts > 0, freq * np.log(freq), 0.0)
     return -terms.sum(axis=-1)
+
+
+def plugin_entropy_mean(p: np.ndarray, n: int) -> float:
+    """Exact ``E[Ĥ]`` for ``n`` tokens drawn from ``p`` (eq. ``eq-demo-exact``), in nats.
+
+    By linearity, ``E[Ĥ] = Σ_i E[-(N_i/n) ln(N_i/n)]`` with ``N_i ~ Binomial(n, p_i)``: a sum
+    of ``V n`` terms, no sampling and no expansion in ``1/n``.
+    """
+    p = _check_distribution(p)
+    n = check_int(n, "n", maximum=10**7)
+    check_memory(4 * 8 * p.size * n, f"binomial probabilities of n={n} for {p.size} tokens")
+    k = np.arange(1, n + 1, dtype=float)
+    log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    log_pmf = log_choose + xlogy(k, p[:, None]) + xlog1py(n - k, -p[:, None])
+    freq = k / n
+    return float((np.exp(log_pmf) * -freq * np.log(freq)).sum())
 
 
 def plugin_bias_first_order(vocab_size: int, n: np.ndarray | int) -> np.ndarray:

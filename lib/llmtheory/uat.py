@@ -411,10 +411,12 @@ def random_feature_errors(
     widths: list[int] | np.ndarray,
     rng: np.random.Generator,
     scale: float = 3.0,
-) -> np.ndarray:
-    """Test RMS error of one-hidden-layer ReLU networks of each width with random inner
-    weights ``W_j ~ N(0, scale^2 I)``, ``theta_j ~ U(-scale, scale)`` and least-squares outer
-    weights (eq. ``eq-uat-sum``). Features are nested: width ``N`` uses the first ``N``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test RMS errors of one-hidden-layer ReLU networks of each width with
+    random inner weights ``W_j ~ N(0, scale^2 I)``, ``theta_j ~ U(-scale, scale)`` and outer
+    weights fitted by least squares on the training points only (eq. ``eq-uat-sum``). Features
+    are nested: width ``N`` uses the first ``N``. Returns ``(train_rms, test_rms)``, one entry
+    per width."""
     widths = check_array(widths, "widths", ndim=1, dtype="integral")
     if np.any(widths < 1):
         raise ValueError(f"widths must be positive ints, got a minimum of {widths.min()}")
@@ -441,13 +443,14 @@ def random_feature_errors(
     theta = rng.uniform(-scale, scale, n_max)
     phi_tr = np.maximum(x_train @ W.T + theta, 0.0)
     phi_te = np.maximum(x_test @ W.T + theta, 0.0)
-    errs = np.empty(widths.size)
+    train_errs, errs = np.empty(widths.size), np.empty(widths.size)
     for k, N in enumerate(widths):
         F = np.column_stack([phi_tr[:, :N], np.ones(len(x_train))])
         coef = np.linalg.lstsq(F, y_train, rcond=None)[0]
         pred = np.column_stack([phi_te[:, :N], np.ones(len(x_test))]) @ coef
+        train_errs[k] = np.sqrt(np.mean((F @ coef - y_train) ** 2))
         errs[k] = np.sqrt(np.mean((pred - y_test) ** 2))
-    return errs
+    return train_errs, errs
 
 
 def fitted_rate(N: np.ndarray, err: np.ndarray) -> float:
