@@ -255,3 +255,63 @@ def test_reliability_7_block_products_without_noise_directions():
     assert mc.mlp_products(dic, np.ones((4, 16)))["complement"] == 0.0
     one = mc.concept_dictionary(4, 1, rng=np.random.default_rng(0))
     assert mc.block_products(one, np.eye(8))["complement"] == 0.0
+
+
+# --------------------------------------------------- closed forms and mirrored concepts
+
+
+def _mirrored_construction(dic, lam, signs):
+    """The construction with concept k's block and read-out multiplied by signs[k]."""
+    model = mc.constructed_transformer(dic, lam)
+    d = dic.d
+    W = np.zeros((2 * d, 2 * d))
+    W[d:, :d] = lam * dic.T.T @ (signs[:, None] * dic.V)
+    t = np.concatenate([np.zeros(d), signs @ dic.T])
+    with torch.no_grad():
+        model.W.copy_(torch.as_tensor(W, dtype=torch.float32))
+        model.w.copy_(torch.as_tensor(np.stack([t, -t]), dtype=torch.float32))
+    return model
+
+
+def test_mirrored_concepts_have_their_signs_and_the_same_attention(dic, gen):
+    signs = np.array([1, -1, 1, -1])
+    mirrored = _mirrored_construction(dic, 1.0, signs)
+    np.testing.assert_array_equal(mc.concept_signs(dic, mirrored.W), signs)
+    p = mc.sample_prompts(dic, 8000, 8, sigma=0.2, generator=gen)
+    with torch.no_grad():
+        mass = mc.correct_attention(mirrored, p, signs)
+        err = mc.zero_one_error(mirrored(p.H, p.hq), p.z)
+    # n_+ and n_- have one law: the mirror solution attends and errs as the construction does
+    assert abs(mass - mc.predicted_correct_attention(1.0, 0.8, 0.2, 8)) < 0.01
+    e_pred = mc.constructed_error(1.0, 0.8, 0.2, 8)
+    assert abs(err - e_pred) < 4 * np.sqrt(e_pred * (1 - e_pred) / 8000) + 1e-3
+
+
+def test_block_products_keep_noise_and_cross_terms_apart(dic):
+    B = mc.dictionary_basis(dic)
+    noise_dirs = np.flatnonzero(np.r_[np.zeros(16), np.ones(16), np.zeros(16), np.ones(16)])
+    M = np.zeros((64, 64))
+    M[noise_dirs[0], noise_dirs[1]] = 0.5  # noise x noise
+    M[noise_dirs[2], 0] = 2.0  # noise x u_0: neither noise block nor complement
+    M[1, 0] = 0.25  # u_1 x u_0: cross-concept complement
+    prods = mc.block_products(dic, B @ M @ B.T)
+    assert prods["noise"] == pytest.approx(0.5) and prods["complement"] == pytest.approx(0.25)
+
+
+def test_closed_forms_at_short_prompts():
+    # L = 1: the single demonstration agrees (error 0) or disagrees (error 1) with probability 1/2
+    for lam in (0.5, 30.0):
+        assert mc.constructed_error(lam, 0.8, 0.2, 1) == pytest.approx(0.5)
+    e_b = norm.cdf(-2.0)
+    assert mc.bayes_error(0.8, 0.4) == pytest.approx(e_b)
+    assert mc.error_floor(0.8, 0.4, 1) == pytest.approx(0.5)
+    assert mc.error_floor(0.8, 0.4, 3) == pytest.approx(e_b * 7 / 8 + (1 - e_b) / 8)
+    assert mc.expected_block_gradient(0.8, 4, 2) == pytest.approx(0.8**3 * 0.75 / 8)
+
+
+def test_words_carry_the_task_and_n_irr_other_concepts(dic, gen):
+    for n_irr in (0, 1, 3):
+        p = mc.sample_prompts(dic, 20, 3, sigma=0.0, sigma_y=0.0, n_irr=n_irr, generator=gen)
+        x = p.H[..., :32].double().numpy()
+        counts = (np.abs(x @ dic.U.T) > 1e-3).sum(-1)
+        np.testing.assert_array_equal(counts, 1 + n_irr)

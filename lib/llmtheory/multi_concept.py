@@ -407,8 +407,9 @@ def concept_signs(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.nd
     """Sign ``s_k`` of each concept's label-to-word product ``t_k^T W_yx v_k`` (eq-mc-blocks).
 
     Flipping the sign of one concept's block together with the MLP's read-out of ``t_k``
-    leaves the model's output unchanged; ``s_k`` says which of the two mirror solutions a
-    run learned for concept ``k``."""
+    gives a mirror solution that attends to the demonstrations with ``z_l = -z`` and errs
+    exactly as often (``n_+`` and ``n_-`` have one law); ``s_k`` says which of the two
+    mirror solutions a run learned for concept ``k``."""
     W = _matrix(dic, W)
     d = dic.d
     return np.sign(np.einsum("kd,de,ke->k", dic.T, W[d:, :d], dic.V))
