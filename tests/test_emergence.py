@@ -372,3 +372,47 @@ def test_reliability_9_a_converged_trajectory_is_filled_exactly():
     np.testing.assert_array_equal(q, np.array(ref_q))
     np.testing.assert_array_equal(u, np.array(ref_u))
     assert np.array_equal(ref_q[-1], ref_q[-2])  # it did converge: the fill was used
+
+
+# ---------------------------------------------- formulas where their look-alikes differ
+PSI_14 = np.array([0.0, 0.2, 0.0, 0.0, 0.8])  # texts of one or four skills: not Poisson
+
+
+def test_irregular_text_degrees_e2():
+    """Node and edge pgfs differ here (not for Poisson texts): DE and R* against iteration."""
+    R = np.array([0.6, 1.0, 1.6, 2.5])
+    np.testing.assert_allclose(
+        em.de_e2(R, PSI_14), em.de_e2_trajectory(R, PSI_14, 3000)[-1], atol=1e-9
+    )
+    r_star = em.threshold_e2(PSI_14)
+    below, above = em.de_e2_trajectory(r_star * np.array([0.99, 1.01]), PSI_14, 3000)[-1]
+    assert below - above > 0.3
+
+
+def test_interference_acts_as_a_phi_learner():
+    R = np.array([1.0, 1.3, 1.6, 2.5])
+    for b in (0.05, 0.2):
+        np.testing.assert_allclose(
+            em.de_e1(R, X3, interference=b), em.de_e1(R, X3, phi=np.exp(-b)), atol=1e-12
+        )
+
+
+def test_phi_learner_peeling_agrees_with_de():
+    rng = np.random.default_rng(10)
+    for R in (1.0, 1.6):
+        u = em.peel(em.sample_e1(20000, R, X3, rng), phi=0.9, rng=rng).unlearned_fraction
+        assert abs(u - em.de_e1(R, X3, phi=0.9)) < 0.02
+
+
+def test_association_fraction_counts_all_skills():
+    # skills 0, 1 share text 0; skills 2, 3 share text 1; only 0 and 1 are learned
+    g = em.SkillTextGraph(4, 2, np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]))
+    learned = np.array([True, True, False, False])
+    assert em.association_giant_fraction(g, learned) == 0.5
+    assert em.association_giant_fraction(g, np.array([True, False, True, False])) == 0.25
+
+
+def test_lexicon_uses_the_whole_vocabulary():
+    lex = em.make_lexicon(2000, np.random.default_rng(11), words=4, vocabulary=500)
+    words = {w for phrase in lex for w in phrase.split()}
+    assert len(words) > 450  # 8000 draws from 500 distinct three-syllable words
