@@ -134,6 +134,28 @@ def test_interpolant_knots_and_rate_on_log_axes() -> None:
     assert fitted_rate(N, 3 * N**-1.5) == pytest.approx(1.5)
 
 
+def test_fitted_rate_of_the_interpolant_within_its_derived_worst_case() -> None:
+    """Chapter 1's N = 16..256: errors within [0.99, 1] of a bound proportional to N^-2 tilt a
+    5-point log-log fit (log2 N = 4..8, centred -2..2, sum of squares 10) by at most
+    (2 + 1) ln(1/0.99) / (10 ln 2) = 0.0044, attained when the two smallest N sit at 0.99."""
+    N = np.array([16.0, 32.0, 64.0, 128.0, 256.0])
+    worst = 0.3 * np.log(1 / 0.99) / np.log(2)
+    assert fitted_rate(N, N**-2.0 * [0.99, 0.99, 1, 1, 1]) == pytest.approx(2 - worst, abs=1e-12)
+    assert fitted_rate(N, N**-2.0 * [1, 1, 1, 0.99, 0.99]) == pytest.approx(2 + worst, abs=1e-12)
+    grid = np.linspace(-1, 1, 20_001)[:, None]
+
+    def f(x):
+        return np.sin(3 * x)
+
+    err = [
+        np.abs(
+            one_hidden_layer(grid, *relu_interpolant(f, -1.0, 1.0, int(n))) - f(grid[:, 0])
+        ).max()
+        for n in N
+    ]
+    assert abs(fitted_rate(N, np.array(err)) - 2) <= worst
+
+
 def test_bad_arguments(model: Transformer) -> None:
     ones_x, ones_y, gen = np.ones((2, 1)), np.ones(2), np.random.default_rng()
     with pytest.raises(ValueError, match="2-D"):
