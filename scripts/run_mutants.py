@@ -120,10 +120,19 @@ def run_unit(bug_id: str, tests: list[str]) -> dict:
 
 
 def _job(kind: str, *args) -> tuple[str, tuple, dict]:
+    """Run one job; its result carries the key of the sources as they were when it started."""
     os.environ.update(LLMTHEORY_PROGRESS="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    bugs = harness.load_catalogue()
     if kind == "unit":
-        return kind, args, run_unit(*args)
-    return kind, args, run_chapter(*args)
+        key = record.unit_key(bugs[args[0]])
+        return kind, args, {"key": key, **run_unit(*args)}
+    chapter, bug_id = args
+    path = record.ROOT / chapter
+    if bug_id is None:
+        key = record.usage_key(path, sorted({bug["target"] for bug in bugs.values()}))
+    else:
+        key = record.chapter_key(bugs[bug_id], path)
+    return kind, args, {"key": key, **run_chapter(chapter, bug_id)}
 
 
 def run_jobs(jobs: list[tuple], workers: int) -> list[tuple[str, tuple, dict]]:
@@ -200,7 +209,7 @@ def main() -> None:
         if result["outcome"] != "passed":
             sys.exit(f"{chapter} fails without any bug: {result['message']}")
         usage[chapter] = {
-            "key": record.usage_key(record.ROOT / chapter, targets),
+            "key": result["key"],
             "reached": result["reached"],
             "seconds": result["seconds"],
         }
@@ -224,18 +233,17 @@ def main() -> None:
         tests = [record.rel(p) for p in record.unit_tests(bug["target"])]
         if args.chapter and not any(bug["target"] in usage[c]["reached"] for c in chapters):
             continue  # only the bugs of the chapters asked for
-        if tests and (args.force or entry.get("unit", {}).get("key") != record.unit_key(bug)):
+        if tests and (args.force or (entry.get("unit") or {}).get("key") != record.unit_key(bug)):
             jobs.append(("unit", bug_id, tests))
     # longest chapters first, so that both workers stay busy to the end
     jobs.sort(key=lambda j: -usage.get(j[1], {}).get("seconds", 0) if j[0] == "chapter" else 0)
     for kind, job_args, result in run_jobs(jobs, args.jobs):
         if kind == "unit":
             bug_id = job_args[0]
-            results[bug_id]["unit"] = {"key": record.unit_key(bugs[bug_id]), **result}
+            results[bug_id]["unit"] = result
         else:
             chapter, bug_id = job_args
-            key = record.chapter_key(bugs[bug_id], record.ROOT / chapter)
-            results[bug_id]["chapters"][chapter] = {"key": key, **result}
+            results[bug_id]["chapters"][chapter] = result
 
     labels = record.labels()
     out = {

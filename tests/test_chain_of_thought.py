@@ -123,3 +123,10 @@ def test_reliability_6_a_repeated_support_index_is_refused():
     x = np.random.default_rng(0).integers(0, 2, (4, 5))
     with pytest.raises(ValueError, match="support must not repeat"):
         parity_cot(x, np.array([1, 1, 3]), "none")
+
+
+def test_parity_unary_count():
+    x = np.array([[1, 1, 0, 1], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        parity_cot(x, np.arange(4), "unary"), [[1, 1, 1, 0, 1], [0, 0, 0, 0, 0]]
+    )

@@ -31,6 +31,16 @@ def test_story_metrics_catch_errors():
     assert not story_metrics(s.replace("the end .", "the end"))["valid"]
 
 
+def test_a_pad_inside_a_story_is_kept_and_invalid():
+    stories = template_stories(5, np.random.default_rng(3))
+    tok = WordTokenizer(stories)
+    ids = tok.encode(stories, 64)
+    assert story_metrics(tok.decode(ids[0]))["valid"]
+    ids[0, 5] = 0
+    assert "<pad>" in tok.decode(ids[0])
+    assert not story_metrics(tok.decode(ids[0]))["valid"]
+
+
 def test_word_tokenizer_roundtrip():
     stories = template_stories(20, np.random.default_rng(2))
     tok = WordTokenizer(stories)

@@ -78,6 +78,40 @@ def test_perplexities():
     assert model_perplexity(model, torch.tensor(rows)) == pytest.approx(2.0, rel=1e-6)
 
 
+def test_perplexities_leave_out_the_padding():
+    """Positions whose target is ignore_id are scored by neither perplexity."""
+    train = np.array([1, 2, 1, 2, 1, 2, 0, 0])
+    rows = np.array([[1, 2, 1, 0, 0, 0], [2, 1, 2, 0, 0, 0]])
+    words = np.array([[1, 2, 1], [2, 1, 2]])  # the same rows without their padding
+    for order in (1, 2):
+        padded = ngram_perplexity(train, rows, 3, order, ignore_id=0)
+        assert padded == pytest.approx(ngram_perplexity(train, words, 3, order), rel=1e-12)
+        assert padded != pytest.approx(ngram_perplexity(train, rows, 3, order), rel=1e-3)
+    model = MaskedLinearLM(3, 5, 2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.unembed.bias.copy_(torch.tensor([0.0, 1.0, 2.0]))
+    # a unigram model: p(u) = softmax(0, 1, 2) at every position
+    logp = np.log(np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum())
+    scored = np.concatenate([r[1:][r[1:] != 0] for r in rows])
+    expected = np.exp(-logp[scored].mean())
+    assert model_perplexity(model, torch.tensor(rows), ignore_id=0) == pytest.approx(expected, 1e-5)
+    assert model_perplexity(model, torch.tensor(rows)) != pytest.approx(expected, 1e-3)
+
+
+def test_bigram_table_is_conditional_on_the_previous_token():
+    """p(next | previous), normalised over the next token: an asymmetric stream tells."""
+    train = np.array([0, 1, 1, 2, 2, 2, 0, 1])  # row and column sums differ
+    rows = np.array([[0, 1, 1, 2]])
+    alpha = 0.1
+    counts = np.full((3, 3), alpha)
+    np.add.at(counts, (train[:-1], train[1:]), 1)
+    p = counts / counts.sum(1, keepdims=True)
+    expected = np.exp(-np.mean(np.log([p[0, 1], p[1, 1], p[1, 2]])))
+    assert ngram_perplexity(train, rows, 3, 2, alpha=alpha) == pytest.approx(expected, rel=1e-12)
+
+
 def test_sampling_is_reproducible():
     model = MaskedLinearLM(4, 6, 3)
     prompt = torch.zeros(2, 1, dtype=torch.long)

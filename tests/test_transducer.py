@@ -32,6 +32,41 @@ def test_extracted_table_reproduces_the_model():
     )
 
 
+class _Lookup(torch.nn.Module):
+    """A known table as a language model: at position t, all mass on table[tokens[:t + 1]]."""
+
+    def __init__(self, table: dict, v: int) -> None:
+        super().__init__()
+        self.table, self.v = table, v
+
+    def forward(self, tokens):
+        ids = [[self.table[tuple(r[: t + 1])] for t in range(len(r))] for r in tokens.tolist()]
+        return torch.nn.functional.one_hot(torch.tensor(ids), self.v).float()
+
+
+def test_extracted_table_of_a_known_machine():
+    """Against a table known in advance: partial windows, the window's order, the last position."""
+    import itertools
+
+    v, c = 3, 3
+    rng = np.random.default_rng(1)
+    words = [w for m in range(1, c + 1) for w in itertools.product(range(v), repeat=m)]
+    table = dict(zip(words, rng.integers(0, v, len(words)).tolist(), strict=True))
+    streams = rng.integers(0, v, (40, 10))
+    known = [
+        [table[tuple(s[max(0, t - c + 1) : t + 1])] for t in range(10)] for s in streams.tolist()
+    ]
+    model = _Lookup(table, v)
+    np.testing.assert_array_equal(run_transducer(extract_transducer(model, v, c), streams), known)
+    np.testing.assert_array_equal(run_windowed_model(model, streams, c), known)
+
+
+def test_window_codes_read_the_last_bits():
+    x = np.array([[1, 0, 0, 1, 1], [0, 1, 1, 0, 0]])
+    np.testing.assert_array_equal(window_codes(x, 2), [3, 0])
+    np.testing.assert_array_equal(window_codes(x, 3), [3, 4])
+
+
 def test_transitions_keep_the_last_window():
     model = Transformer(8, 2, 1, 16, vocab_size=2, max_len=2).eval()
     fst = extract_transducer(model, 2, 2)

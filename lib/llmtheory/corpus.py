@@ -119,14 +119,17 @@ def template_stories(n_stories: int, rng: np.random.Generator) -> list[str]:
 
 
 def story_metrics(story: str) -> dict[str, bool]:
-    """Score one generated story (padding removed).
+    """Score one generated story (trailing padding removed).
 
-    * ``valid``: the story is a sentence of the template grammar;
+    * ``valid``: the story is a sentence of the template grammar (a ``<pad>`` inside the
+      story, before its last word, makes it invalid);
     * ``names``: every name in it is the first name (the character is re-mentioned);
     * ``pronouns``: every pronoun has the gender of the first name.
     """
     check_str(story, "story")
-    words = story.replace(PAD, " ").split()
+    words = story.split()
+    while words and words[-1] == PAD:  # the padding after the story, not inside it
+        words.pop()
     text = " ".join(words)
     names = [w for w in words if w in NAMES]
     pronouns = [w for w in words if w in ("he", "she", "his", "her")]
@@ -175,9 +178,11 @@ class WordTokenizer:
         return out
 
     def decode(self, ids: np.ndarray) -> str:
-        """Words of one id row, padding dropped."""
+        """Words of one id row, the trailing padding dropped (a pad inside the row is kept)."""
         ids = _ids(ids, len(self.vocab))
-        return " ".join(self.vocab[i] for i in ids if i != 0)
+        while ids and ids[-1] == 0:
+            ids.pop()
+        return " ".join(self.vocab[i] for i in ids)
 
 
 class CharTokenizer:

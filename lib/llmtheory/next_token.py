@@ -245,10 +245,28 @@ def exact_match(pred: Tensor, target: Tensor) -> Tensor:
     return (pred == target).all(1).float().mean()
 
 
+def _ignore(ignore_id: object, v: int | None = None) -> int | None:
+    """``None`` or a token id whose positions are not scored (the padding)."""
+    if ignore_id is None:
+        return None
+    return check_int(ignore_id, "ignore_id", 0, maximum=None if v is None else v - 1)
+
+
 @torch.no_grad()
-def model_perplexity(model: nn.Module, tokens: Tensor) -> float:
-    """``exp`` of the mean next-token cross-entropy of rows ``tokens`` (positions 1..n-1)."""
-    return math.exp(token_loss(model, _tokens(tokens), 1).item())
+def model_perplexity(model: nn.Module, tokens: Tensor, ignore_id: int | None = None) -> float:
+    """``exp`` of the mean next-token cross-entropy of rows ``tokens`` (positions 1..n-1),
+    eq-nt-ppl; positions whose target is ``ignore_id`` (padding) are not scored."""
+    model, tokens = _model(model), _tokens(tokens)
+    _start(1, tokens)
+    ignore_id = _ignore(ignore_id)
+    logits = _logits(model, tokens[:, :-1], "tokens")
+    nll = F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], reduction="none")
+    scored = torch.ones_like(nll, dtype=torch.bool)
+    if ignore_id is not None:
+        scored = tokens[:, 1:] != ignore_id
+    if not bool(scored.any()):
+        raise ValueError(f"every target is ignore_id={ignore_id}: nothing to score")
+    return math.exp(nll[scored].mean().item())
 
 
 def _ids(x: object, name: str, v: int, ndim: int) -> np.ndarray:
@@ -262,13 +280,21 @@ def _ids(x: object, name: str, v: int, ndim: int) -> np.ndarray:
 
 
 def ngram_perplexity(
-    train_ids: np.ndarray, eval_rows: np.ndarray, vocab_size: int, order: int, alpha: float = 0.1
+    train_ids: np.ndarray,
+    eval_rows: np.ndarray,
+    vocab_size: int,
+    order: int,
+    alpha: float = 0.1,
+    ignore_id: int | None = None,
 ) -> float:
     """Perplexity of an add-``alpha`` unigram (``order=1``) or bigram (``order=2``) model,
-    fitted on the id stream ``train_ids``, on positions 1..n-1 of ``eval_rows``, eq-nt-ppl."""
+    fitted on the id stream ``train_ids``, on positions 1..n-1 of ``eval_rows``, eq-nt-ppl;
+    positions whose target is ``ignore_id`` (padding) are not scored, as in
+    :func:`model_perplexity`."""
     v = check_int(vocab_size, "vocab_size")
     order = check_int(order, "order", 1, maximum=2)
     alpha = check_scalar(alpha, "alpha", minimum=0.0, include_min=False)
+    ignore_id = _ignore(ignore_id, v)
     train_ids = _ids(train_ids, "train_ids", v, ndim=1)
     eval_rows = _ids(eval_rows, "eval_rows", v, ndim=2)
     if eval_rows.shape[1] < 2:
@@ -285,4 +311,9 @@ def ngram_perplexity(
         np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
         table = np.log(counts / counts.sum(1, keepdims=True))
         logp = table[eval_rows[:, :-1], eval_rows[:, 1:]]
-    return float(np.exp(-logp.mean()))
+    scored = np.ones(logp.shape, dtype=bool)
+    if ignore_id is not None:
+        scored = eval_rows[:, 1:] != ignore_id
+    if not scored.any():
+        raise ValueError(f"every target is ignore_id={ignore_id}: nothing to score")
+    return float(np.exp(-logp[scored].mean()))
