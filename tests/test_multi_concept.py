@@ -315,3 +315,47 @@ def test_words_carry_the_task_and_n_irr_other_concepts(dic, gen):
         x = p.H[..., :32].double().numpy()
         counts = (np.abs(x @ dic.U.T) > 1e-3).sum(-1)
         np.testing.assert_array_equal(counts, 1 + n_irr)
+
+
+def test_expected_block_gradient_with_label_noise_matches_autograd(dic, gen):
+    # sigma_y = 0.5 makes the label-noise terms large: t_j^T(.)v_k carries beta sigma_y^2 (1 - 1/L)
+    # / (4K) for every j (also j != k), v_k^T(.)v_k none of it
+    model = mc.constructed_transformer(dic, 0.0)
+    p = mc.sample_prompts(dic, 80000, 4, sigma=0.2, sigma_y=0.5, generator=gen)
+    model.zero_grad()
+    mc.logistic_loss(model, p.batch).backward()
+    G = -model.W.grad.double().numpy()
+    tv = np.einsum("jd,de,ke->jk", dic.T, G[32:, :32], dic.V)
+    vv = np.einsum("kd,de,ke->k", dic.V, G[:32, :32], dic.V)
+    kw = {"sigma_y": 0.5}
+    off = ~np.eye(4, dtype=bool)
+    np.testing.assert_allclose(np.diag(tv), mc.expected_block_gradient(0.8, 4, 4, **kw), rtol=0.05)
+    np.testing.assert_allclose(
+        tv[off], mc.expected_block_gradient(0.8, 4, 4, product="cross", **kw), rtol=0.15
+    )
+    np.testing.assert_allclose(
+        vv, mc.expected_block_gradient(0.8, 4, 4, product="word-word", **kw), rtol=0.05
+    )
+    assert mc.expected_block_gradient(0.8, 4, 4, product="cross") == 0.0
+    with pytest.raises(ValueError, match="product"):
+        mc.expected_block_gradient(0.8, 4, 4, product="noise")
+
+
+def test_constructed_error_with_label_noise(dic, gen):
+    # the label noise read over K label directions moves the error where the attention is soft
+    # (at sigma_y = 0.1 the neglected noise in the scores stays within one standard error here)
+    assert mc.constructed_error(0.0, 0.8, 0.2, 8, sigma_y=0.1, K=4) == pytest.approx(0.5)
+    for lam in (0.25, 0.5):
+        e0, e1 = (mc.constructed_error(lam, 0.8, 0.2, 8, sigma_y=s, K=4) for s in (0.0, 0.1))
+        model = mc.constructed_transformer(dic, lam)
+        p = mc.sample_prompts(dic, 40000, 8, sigma=0.2, sigma_y=0.1, generator=gen)
+        with torch.no_grad():
+            err = mc.zero_one_error(model(p.H, p.hq), p.z)
+        se = np.sqrt(e1 * (1 - e1) / 40000)
+        assert abs(err - e1) < 4 * se
+        assert abs(err - e0) > 4 * se  # the noiseless formula misses
+    # E[A^2] >= E[A]^2, equality only for a deterministic mass (L = 1 and sigma = 0 at lam = 0)
+    m1, m2 = (mc.predicted_correct_attention(1.0, 0.8, 0.2, 8, moment=k) for k in (1, 2))
+    assert m2 > m1**2
+    with pytest.raises(ValueError, match="moment"):
+        mc.predicted_correct_attention(1.0, 0.8, 0.2, 8, moment=3)

@@ -407,8 +407,8 @@ def concept_signs(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.nd
     """Sign ``s_k`` of each concept's label-to-word product ``t_k^T W_yx v_k`` (eq-mc-blocks).
 
     Flipping the sign of one concept's block together with the MLP's read-out of ``t_k``
-    gives a mirror solution that attends to the demonstrations with ``z_l = -z`` and errs
-    exactly as often (``n_+`` and ``n_-`` have one law); ``s_k`` says which of the two
+    gives a mirror solution that attends to the demonstrations with ``z_l = -z`` and, in
+    expectation, errs as often (``n_+`` and ``n_-`` have one law); ``s_k`` says which of the two
     mirror solutions a run learned for concept ``k``."""
     W = _matrix(dic, W)
     d = dic.d
@@ -475,37 +475,81 @@ def _quadrature(
     return lam * beta * (beta + sigma * g), w / w.sum(), log_ratio, binom.pmf(n_plus, L, 0.5)
 
 
-def predicted_correct_attention(lam: float, beta: float, sigma: float, L: int) -> float:
+def _attention_split(
+    lam: float, beta: float, sigma: float, L: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """At every ``(n_+, g)`` node of :func:`_quadrature`: the attention mass ``A`` on the
+    agreeing demonstrations, the attention ``sum_l a_l^2`` of eq-mc-attention, and the node
+    weights of ``n_+`` and of ``g``."""
+    m, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
+    x = 2 * m[None, :] + log_ratio[:, None]
+    mass = expit(x)
+    n_plus = np.arange(L + 1)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sq = np.where(n_plus > 0, mass**2 / n_plus, 0.0) + np.where(
+            n_plus < L, (1 - mass) ** 2 / (L - n_plus), 0.0
+        )
+    return mass, sq, pn, wg
+
+
+def predicted_correct_attention(
+    lam: float, beta: float, sigma: float, L: int, *, moment: int = 1
+) -> float:
     """Expected attention mass on the demonstrations with ``z_l = z`` for the constructed
     transformer (eq-mc-attention), exact up to the label noise ``sigma_y``:
     ``E[n_+ e^m / (n_+ e^m + n_- e^{-m})]`` with ``m = lam beta (beta + sigma g)``,
-    ``g ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``. Its leading term is ``sigmoid(2 lam beta^2)``."""
+    ``g ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``. Its leading term is ``sigmoid(2 lam beta^2)``.
+    ``moment=2`` gives ``E[A^2]`` instead (for the Monte-Carlo standard error of a measured
+    mean of ``A``: ``sqrt((E[A^2] - E[A]^2) / n)``)."""
     lam = check_scalar(lam, "lam", minimum=0.0)
     beta, sigma = (
         check_scalar(beta, "beta", minimum=0.0, include_min=False),
         check_scalar(sigma, "sigma", minimum=0.0),
     )
     L = check_int(L, "L")
-    m, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
-    return float(pn @ expit(2 * m[None, :] + log_ratio[:, None]) @ wg)
+    moment = check_int(moment, "moment", minimum=1)
+    if moment > 2:
+        raise ValueError(f"moment must be 1 or 2, got {moment}")
+    mass, _, pn, wg = _attention_split(lam, beta, sigma, L)
+    return float(pn @ mass**moment @ wg)
 
 
-def constructed_error(lam: float, beta: float, sigma: float, L: int) -> float:
-    """Expected 0-1 error of the constructed transformer (eq-mc-construction-error), exact
-    up to ``sigma_y``: the prediction is wrong iff ``n_+ e^m < n_- e^{-m}``, i.e. iff
-    ``g < (log(n_- / n_+) / (2 lam beta) - beta) / sigma``; at ``lam = 0`` ties count one
-    half. Tends to :func:`error_floor` as ``lam -> inf``."""
+def constructed_error(
+    lam: float, beta: float, sigma: float, L: int, *, sigma_y: float = 0.0, K: int = 1
+) -> float:
+    """Expected 0-1 error of the constructed transformer (eq-mc-construction-error).
+
+    With ``sigma_y = 0`` (the proposition): the prediction is wrong iff
+    ``n_+ e^m < n_- e^{-m}``, i.e. iff ``g < (log(n_- / n_+) / (2 lam beta) - beta) / sigma``;
+    at ``lam = 0`` ties count one half. With label noise ``sigma_y > 0`` read by the MLP
+    over its ``K`` label directions (eq-mc-construction-error-noise), the error is
+    ``E[Phi(-beta (2A - 1) / (sigma_y sqrt(K sum_l a_l^2)))]`` over ``(n_+, g)``, ``A`` the
+    attention mass of eq-mc-attention (the label noise in the scores is neglected).
+    Tends to :func:`error_floor` as ``lam -> inf``."""
     lam = check_scalar(lam, "lam", minimum=0.0)
     beta, sigma = (
         check_scalar(beta, "beta", minimum=0.0, include_min=False),
         check_scalar(sigma, "sigma", minimum=0.0, include_min=False),
     )
     L = check_int(L, "L")
-    _, _, log_ratio, pn = _quadrature(lam, beta, sigma, L)
+    sigma_y = check_scalar(sigma_y, "sigma_y", minimum=0.0)
+    K = check_int(K, "K")
+    gap = 2 * lam * beta  # the score gap between agreeing and disagreeing demonstrations
+    _, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
+    if sigma_y > 0:
+        g = np.polynomial.hermite_e.hermegauss(wg.size)[0]
+        mass = expit(gap * (beta + sigma * g)[None, :] + log_ratio[:, None])
+        n_plus = np.arange(L + 1)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sq = np.where(n_plus > 0, mass**2 / n_plus, 0.0) + np.where(
+                n_plus < L, (1 - mass) ** 2 / (L - n_plus), 0.0
+            )
+        wrong = norm.cdf(-beta * (2 * mass - 1) / (sigma_y * np.sqrt(K * sq)))
+        return float(pn @ wrong @ wg)
     if lam == 0:
         wrong = (log_ratio < 0) + 0.5 * (log_ratio == 0)
     else:
-        wrong = norm.cdf((-log_ratio / (2 * lam * beta) - beta) / sigma)
+        wrong = norm.cdf((-log_ratio / gap - beta) / sigma)
     return float(pn @ wrong)
 
 
@@ -586,13 +630,29 @@ def mlp_products(dic: ConceptDictionary, w: np.ndarray | torch.Tensor) -> dict[s
     }
 
 
-def expected_block_gradient(beta: float, L: int, K: int) -> float:
-    """Expected descent direction ``-E[grad_W loss]`` on each concept-specific product
-    ``t_k^T (.) v_k`` and ``v_k^T (.) v_k`` at ``W = 0`` with the MLP of the construction,
-    ``beta^3 (1 - 1/L) / (4K)`` (eq-mc-expected-gradient, ``sigma_y -> 0``)."""
+def expected_block_gradient(
+    beta: float, L: int, K: int, *, sigma_y: float = 0.0, product: str = "label-word"
+) -> float:
+    """Expected descent direction ``-E[grad_W loss]`` at ``W = 0`` with the MLP of the
+    construction (eq-mc-expected-gradient), on one product of dictionary directions:
+
+    ``"label-word"``: ``t_k^T (.) v_k``, ``(beta^3 + beta sigma_y^2) (1 - 1/L) / (4K)``;
+    ``"word-word"``: ``v_k^T (.) v_k``, ``beta^3 (1 - 1/L) / (4K)`` (no label noise);
+    ``"cross"``: ``t_j^T (.) v_k`` with ``j != k``, ``beta sigma_y^2 (1 - 1/L) / (4K)``
+    (the label noise on every ``t_j`` reaches the MLP's ``g = sum_j t_j / 2``).
+    With the default ``sigma_y = 0`` the first two are ``beta^3 (1 - 1/L) / (4K)``."""
     beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
     L, K = check_int(L, "L"), check_int(K, "K")
-    return beta**3 * (1 - 1 / L) / (4 * K)
+    sigma_y = check_scalar(sigma_y, "sigma_y", minimum=0.0)
+    finite = 1 - 1 / L  # E[1 - zbar^2], zbar the mean of L independent signs
+    noise = beta * sigma_y**2 * finite / (4 * K)
+    if product == "label-word":
+        return beta**3 * finite / (4 * K) + noise
+    if product == "word-word":
+        return beta**3 * finite / (4 * K)
+    if product == "cross":
+        return noise
+    raise ValueError(f"product must be 'label-word', 'word-word' or 'cross', got {product!r}")
 
 
 def exponential_phase(
