@@ -150,3 +150,29 @@ def test_reliability_6_lora_refuses_an_infinite_alpha():
         LoRALinear(nn.Linear(3, 2), 1, alpha=np.inf)
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         LoRALinear(nn.Linear(3, 2), 1, generator=np.random.default_rng(0))
+
+
+def test_numerical_rank_is_relative_to_the_largest_singular_value() -> None:
+    m = np.diag([1.0, 1e-2, 1e-4])
+    assert numerical_rank(m, tol=1e-3) == 2
+    assert numerical_rank(1e6 * m, tol=1e-3) == 2
+
+
+def test_refit_is_exact_on_an_ill_conditioned_but_full_rank_design() -> None:
+    rng = np.random.default_rng(1)
+    Phi = rng.standard_normal((40, 5)) * np.array([1.0, 1.0, 1e-2, 1e-4, 1e-5])
+    y = Phi @ rng.standard_normal(5) + 0.7
+    a, c = refit_output(Phi, y)
+    np.testing.assert_allclose(Phi @ a + c, y, atol=1e-8)
+    res = prune_columns(Phi, a, c, np.arange(5), y)
+    assert res["refit"] < 1e-16 and res["no_refit"] < 1e-16
+
+
+def test_feature_matrix_and_saliency_by_hand() -> None:
+    x = np.array([[1.0, 0.0], [0.0, -1.0]])
+    W, theta = np.array([[2.0, 1.0], [1.0, 1.0]]), np.array([0.5, -0.25])
+    np.testing.assert_allclose(feature_matrix(x, W, theta), [[2.5, 0.75], [0.0, 0.0]])
+    alpha = np.array([-3.0, 0.5])
+    np.testing.assert_allclose(
+        saliency(alpha, W, theta), [3.0 * np.sqrt(5.25), 0.5 * np.sqrt(2.0625)]
+    )

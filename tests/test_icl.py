@@ -93,6 +93,23 @@ def test_sensitivity_cosine_of_gd_with_itself_and_with_its_negative():
     assert sensitivity_cosine(gd, minus_gd, xc, yc, xq) == pytest.approx(-1.0)
 
 
+def test_sensitivity_cosine_is_taken_prompt_by_prompt():
+    # two linear predictors x_q -> a_b . x_q and x_q -> c_b . x_q: the cosine of a_b and c_b
+    x, y, w = _task()
+    xc, yc, xq = x[:, :N], y[:, :N], x[:, N]
+    other = torch.randn(w.shape, generator=torch.Generator().manual_seed(1), dtype=w.dtype)
+    expected = torch.nn.functional.cosine_similarity(w, other, dim=-1).mean()
+    got = sensitivity_cosine(
+        lambda a, b, c: (c * w).sum(-1), lambda a, b, c: (c * other).sum(-1), xc, yc, xq
+    )
+    assert got == pytest.approx(float(expected), abs=1e-12)
+
+
+def test_uniform_inputs_are_the_default():
+    x, _, _ = sample_linear_regression(2000, 5, 3, generator=torch.Generator().manual_seed(0))
+    assert x.min() >= -1 and x.max() <= 1 and x.mean().abs() < 0.05
+
+
 def test_example_query_layout_and_mask():
     x, y, _ = _task(n=3)
     tok = example_query_tokens(x, y)

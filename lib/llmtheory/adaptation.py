@@ -56,7 +56,7 @@ class LoRALinear(nn.Module):
         alpha: float | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # explicit: the method stays valid when recompiled on its own
         check_instance(base, "base", nn.Linear, "a torch.nn.Linear")
         r = check_int(r, "r")
         if r > min(base.in_features, base.out_features):
