@@ -41,7 +41,8 @@ def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
             walk(entry.get("chapters", []) + entry.get("sections", []))
 
     walk([{"file": toc["root"]}] + [c for part in toc.get("parts", []) for c in part["chapters"]])
-    return [ROOT / f"{f}.ipynb" for f in files if f not in REPORTS and (ROOT / f"{f}.ipynb").exists()]
+    chapters = [f for f in files if f not in REPORTS]
+    return [ROOT / f"{f}.ipynb" for f in chapters if (ROOT / f"{f}.ipynb").exists()]
 
 
 def notebook_title(nb: nbformat.NotebookNode) -> str:
