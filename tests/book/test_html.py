@@ -32,7 +32,9 @@ def pages() -> list[str]:
 
 
 def has_figures(page: str) -> bool:
-    return (ROOT / f"{page}.ipynb").exists()
+    """A notebook that plots (every chapter, the execution report; not the mutation page)."""
+    notebook = ROOT / f"{page}.ipynb"
+    return notebook.exists() and "plt." in notebook.read_text()
 
 
 def has_math(page: str) -> bool:
