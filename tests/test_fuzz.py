@@ -534,6 +534,20 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "multi_concept.concept_block_projection": lambda: dict(
         dic=_dic(), W=_rng().normal(size=(16, 16))
     ),
+    "multi_concept.concept_scales": lambda: dict(dic=_dic(), W=_rng().normal(size=(16, 16))),
+    "multi_concept.distilled_transformer": lambda: dict(dic=_dic(), W=_rng().normal(size=(16, 16))),
+    "multi_concept.predicted_scaled_construction": lambda: dict(
+        label=np.ones(2),
+        word=np.zeros(2),
+        task=0,
+        beta=0.8,
+        sigma=0.2,
+        L=4,
+        sigma_y=0.05,
+        n_irr=1,
+        n_draws=100,
+        generator=_rng(),
+    ),
     "multi_concept.concept_signs": lambda: dict(dic=_dic(), W=_rng().normal(size=(16, 16))),
     "multi_concept.concept_dictionary": lambda: dict(d=8, K=2, alpha=1.0, beta=0.8, rng=_rng()),
     "multi_concept.constructed_error": lambda: dict(lam=1.0, beta=0.8, sigma=0.5, L=4),
@@ -544,13 +558,9 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "multi_concept.dictionary_basis": lambda: dict(dic=_dic()),
     "multi_concept.error_floor": lambda: dict(beta=0.8, sigma=0.5, L=4),
     "multi_concept.expected_block_gradient": lambda: dict(beta=0.8, L=4, K=2),
-    "multi_concept.exponential_phase": lambda: dict(
-        steps=np.arange(10) * 5,
-        err=np.array([0.5, 0.5, 0.4, 0.2, 0.1, 0.05, 0.02, 0.005, 0.001, 0.001]),
-        start=0.45,
-        end=0.01,
-    ),
     "multi_concept.logistic_loss": lambda: dict(model=_mct(), batch=_prompts().batch),
+    "multi_concept.identify_pairing": lambda: dict(dic=_dic(), p=_prompts()),
+    "multi_concept.in_context_bayes_predict": lambda: dict(dic=_dic(), p=_prompts()),
     "multi_concept.mlp_products": lambda: dict(dic=_dic(), w=_rng().normal(size=(4, 16))),
     "multi_concept.predicted_correct_attention": lambda: dict(lam=1.0, beta=0.8, sigma=0.5, L=4),
     "multi_concept.sample_prompts": lambda: dict(

@@ -137,7 +137,11 @@ def test_block_projection_is_idempotent_and_diagnostics(dic):
         mc.concept_block_projection(dic, model.W.detach()), model.W.detach(), atol=1e-5
     )
     mlp = mc.mlp_products(dic, model.w)
-    assert mlp["concept"] == pytest.approx(1.0, rel=1e-5) and mlp["complement"] < 1e-5
+    assert (
+        mlp["concept"] == pytest.approx(1.0, rel=1e-5)
+        and mlp["noise"] < 1e-5
+        and mlp["word"] < 1e-5
+    )
 
 
 @pytest.mark.parametrize(
@@ -208,21 +212,6 @@ def test_expected_block_gradient_matches_autograd(dic, gen):
     np.testing.assert_allclose(got, mc.expected_block_gradient(0.8, 8, 4), rtol=0.1)
 
 
-def test_exponential_phase_recovers_a_rate():
-    t = np.arange(0, 1000, 25)
-    err = np.where(t < 200, 0.5, 0.5 * np.exp(-0.01 * (t - 200)))
-    t0, t1, r = mc.exponential_phase(t, err)
-    assert t0 == 225 and r == pytest.approx(0.01, rel=1e-6)
-    assert err[t == t1][0] <= 0.01
-    with pytest.raises(ValueError, match="start"):
-        mc.exponential_phase(t, np.full(t.shape, 0.5))
-    with pytest.raises(ValueError, match="end"):
-        mc.exponential_phase(t, err, start=0.1, end=0.2)
-
-
-# --------------------------------------------------- reliability review (bad input)
-
-
 def test_reliability_2_zero_one_error_refuses_nan_and_empty_outputs():
     """A diverged model (NaN outputs) used to report 0% error; empty input gave NaN."""
     z = torch.tensor([1.0, -1.0, 1.0])
@@ -252,7 +241,7 @@ def test_reliability_7_block_products_without_noise_directions():
     W = np.random.default_rng(1).normal(size=(16, 16))
     products = mc.block_products(dic, W)
     assert products["noise"] == 0.0 and products["concept"] > 0
-    assert mc.mlp_products(dic, np.ones((4, 16)))["complement"] == 0.0
+    assert mc.mlp_products(dic, np.ones((4, 16)))["noise"] == 0.0
     one = mc.concept_dictionary(4, 1, rng=np.random.default_rng(0))
     assert mc.block_products(one, np.eye(8))["complement"] == 0.0
 

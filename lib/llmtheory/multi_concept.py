@@ -38,18 +38,22 @@ __all__ = [
     "bayes_predict",
     "block_products",
     "concept_block_projection",
+    "concept_scales",
     "concept_signs",
     "concept_dictionary",
     "constructed_error",
     "constructed_transformer",
     "correct_attention",
     "dictionary_basis",
+    "distilled_transformer",
     "error_floor",
     "expected_block_gradient",
-    "exponential_phase",
+    "identify_pairing",
+    "in_context_bayes_predict",
     "logistic_loss",
     "mlp_products",
     "predicted_correct_attention",
+    "predicted_scaled_construction",
     "sample_prompts",
     "zero_one_error",
 ]
@@ -290,6 +294,43 @@ def bayes_predict(dic: ConceptDictionary, p: Prompts) -> torch.Tensor:
     return torch.where(proj >= 0, 1.0, -1.0)
 
 
+def identify_pairing(
+    dic: ConceptDictionary, p: Prompts
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Identify a prompt's task from its demonstrations alone (sec-mc-ood).
+
+    For every pair (label concept ``j``, word concept ``c``) it forms the correlation
+    ``M_jc = sum_l (t_j^T y_l)(v_c^T x_l)`` over the demonstrations and returns the pair with
+    the largest ``|M_jc|``: the task concept ``c`` (the word concept whose semantic sign the
+    labels track), the label concept ``j`` and the polarity ``sign(M_jc)`` (-1 when the labels
+    are flipped). Nothing about the pairing of word and label concepts is assumed, so it
+    identifies switched (``label_concept``) and flipped tasks as well. Returns three ``(n,)``
+    tensors ``(task, label_concept, polarity)``.
+    """
+    _check_dic(dic)
+    _check_prompts(p, dic.d)
+    d, dev, K = dic.d, p.H.device, dic.K
+    yt = p.H[..., d:] @ _tensor(dic.T, dev).T  # (n, L, K): t_j^T y_l
+    xv = p.H[..., :d] @ _tensor(dic.V, dev).T  # (n, L, K): v_c^T x_l
+    M = torch.einsum("nlj,nlc->njc", yt, xv).reshape(-1, K * K)
+    best = M.abs().argmax(dim=1)
+    polarity = torch.sign(M.gather(1, best[:, None])[:, 0])
+    return best % K, best // K, polarity
+
+
+def in_context_bayes_predict(dic: ConceptDictionary, p: Prompts) -> torch.Tensor:
+    """Predict ``polarity * sign(v_c^T x_q)`` with ``(c, polarity)`` identified from the
+    demonstrations by :func:`identify_pairing` (sec-mc-ood).
+
+    It knows the dictionary but not which label concept goes with which word concept, nor
+    the polarity of the labels; once the task is identified it is the predictor of
+    eq-mc-bayes, so its error is ``Phi(-beta / sigma)`` plus at most the probability of a
+    wrong identification."""
+    task, _, polarity = identify_pairing(dic, p)
+    proj = (p.hq[:, : dic.d] * _tensor(dic.V, p.H.device)[task]).sum(1)
+    return polarity * torch.where(proj >= 0, 1.0, -1.0)
+
+
 def bayes_error(beta: float, sigma: float) -> float:
     """Bayes error ``Phi(-beta / sigma)`` of the ± semantic read-out (eq-mc-bayes-error)."""
     beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
@@ -312,7 +353,7 @@ class MultiConceptTransformer(torch.nn.Module):
     """Softmax attention over the demonstrations followed by a ReLU MLP (eq-mc-model).
 
     ``s_l = h_l^T W h_q``, ``a = softmax(s)``, ``o = sum_l a_l h_l``,
-    ``f = sum_r a_r ReLU(w_r^T o)`` with fixed ``a_r = ±1 / m`` (half of each sign).
+    ``f = sum_r c_r ReLU(w_r^T o)`` with fixed ``c_r = ±1 / m`` (half of each sign).
     ``W`` is the merged key-query matrix.
     """
 
@@ -464,8 +505,8 @@ def constructed_transformer(dic: ConceptDictionary, lam: float) -> MultiConceptT
 def _quadrature(
     lam: float, beta: float, sigma: float, L: int, n_nodes: int = 64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Score half-gap ``m = lam beta (beta + sigma g)`` at the Gauss-Hermite nodes of
-    ``g ~ N(0, 1)`` with their weights, and ``log(n_+ / n_-)`` with the law of
+    """Score half-gap ``kappa = lam beta (beta + sigma zeta)`` at the Gauss-Hermite nodes of
+    ``zeta ~ N(0, 1)`` with their weights, and ``log(n_+ / n_-)`` with the law of
     ``n_+ ~ Bin(L, 1/2)`` (eq-mc-attention)."""
     check_memory(8 * 4 * (L + 1) * n_nodes, f"the quadrature over L={L} demonstrations")
     g, w = np.polynomial.hermite_e.hermegauss(n_nodes)
@@ -478,7 +519,7 @@ def _quadrature(
 def _attention_split(
     lam: float, beta: float, sigma: float, L: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """At every ``(n_+, g)`` node of :func:`_quadrature`: the attention mass ``A`` on the
+    """At every ``(n_+, zeta)`` node of :func:`_quadrature`: the attention mass ``A`` on the
     agreeing demonstrations, the attention ``sum_l a_l^2`` of eq-mc-attention, and the node
     weights of ``n_+`` and of ``g``."""
     m, wg, log_ratio, pn = _quadrature(lam, beta, sigma, L)
@@ -497,8 +538,9 @@ def predicted_correct_attention(
 ) -> float:
     """Expected attention mass on the demonstrations with ``z_l = z`` for the constructed
     transformer (eq-mc-attention), exact up to the label noise ``sigma_y``:
-    ``E[n_+ e^m / (n_+ e^m + n_- e^{-m})]`` with ``m = lam beta (beta + sigma g)``,
-    ``g ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``. Its leading term is ``sigmoid(2 lam beta^2)``.
+    ``E[n_+ e^kappa / (n_+ e^kappa + n_- e^{-kappa})]`` with
+    ``kappa = lam beta (beta + sigma zeta)``, ``zeta ~ N(0, 1)`` and ``n_+ ~ Bin(L, 1/2)``.
+    Its leading term is ``sigmoid(2 lam beta^2)``.
     ``moment=2`` gives ``E[A^2]`` instead (for the Monte-Carlo standard error of a measured
     mean of ``A``: ``sqrt((E[A^2] - E[A]^2) / n)``)."""
     lam = check_scalar(lam, "lam", minimum=0.0)
@@ -520,10 +562,11 @@ def constructed_error(
     """Expected 0-1 error of the constructed transformer (eq-mc-construction-error).
 
     With ``sigma_y = 0`` (the proposition): the prediction is wrong iff
-    ``n_+ e^m < n_- e^{-m}``, i.e. iff ``g < (log(n_- / n_+) / (2 lam beta) - beta) / sigma``;
+    ``n_+ e^kappa < n_- e^{-kappa}``, i.e. iff
+    ``zeta < (log(n_- / n_+) / (2 lam beta) - beta) / sigma``;
     at ``lam = 0`` ties count one half. With label noise ``sigma_y > 0`` read by the MLP
     over its ``K`` label directions (eq-mc-construction-error-noise), the error is
-    ``E[Phi(-beta (2A - 1) / (sigma_y sqrt(K sum_l a_l^2)))]`` over ``(n_+, g)``, ``A`` the
+    ``E[Phi(-beta (2A - 1) / (sigma_y sqrt(K sum_l a_l^2)))]`` over ``(n_+, zeta)``, ``A`` the
     attention mass of eq-mc-attention (the label noise in the scores is neglected).
     Tends to :func:`error_floor` as ``lam -> inf``."""
     lam = check_scalar(lam, "lam", minimum=0.0)
@@ -587,25 +630,32 @@ def _matrix(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def block_products(dic: ConceptDictionary, W: np.ndarray | torch.Tensor) -> dict[str, float]:
-    """Largest products of ``W`` in the parts of eq-mc-blocks.
+    """Largest products of ``W`` in the parts of eq-mc-blocks, over the word-half columns
+    (the query's label half is zero, so the label-half columns never act or train).
 
     ``concept``: ``max_k |t_k^T W_yx v_k|`` (label-to-word matching of concept ``k``);
     ``word``: ``max_k |v_k^T W_xx v_k|`` (word-to-word matching, also concept-specific);
     ``complement``: largest ``|e^T W e'|`` over pairs of dictionary directions of two
-    different concepts; ``noise``: largest ``|n^T W n'|`` over the noise directions.
+    different concepts; ``noise``: largest ``|n^T W n'|`` over the noise directions;
+    ``mixed``: largest ``|e^T W n|`` or ``|n^T W e|`` between a noise direction and a
+    dictionary direction (the part ``Pi_N W Pi_D + Pi_D W Pi_N`` that none of ``P``, ``C``,
+    ``R`` holds).
     """
     W = _matrix(dic, W)
     d = dic.d
     B, c = dictionary_basis(dic), _concept_of(dic)
+    word_col = np.arange(2 * d)[None, :] < d
     coords = np.abs(B.T @ W @ B)
     dictionary = c >= 0
-    off = dictionary[:, None] & dictionary[None, :] & (c[:, None] != c[None, :])
-    noise = ~dictionary[:, None] & ~dictionary[None, :]
+    off = dictionary[:, None] & dictionary[None, :] & (c[:, None] != c[None, :]) & word_col
+    noise = ~dictionary[:, None] & ~dictionary[None, :] & word_col
+    mixed = (dictionary[:, None] != dictionary[None, :]) & word_col
     return {
         "concept": float(np.abs(np.einsum("kd,de,ke->k", dic.T, W[d:, :d], dic.V)).max()),
         "word": float(np.abs(np.einsum("kd,de,ke->k", dic.V, W[:d, :d], dic.V)).max()),
         "complement": _largest(coords[off]),
         "noise": _largest(coords[noise]),
+        "mixed": _largest(coords[mixed]),
     }
 
 
@@ -617,8 +667,9 @@ def _largest(values: np.ndarray) -> float:
 
 def mlp_products(dic: ConceptDictionary, w: np.ndarray | torch.Tensor) -> dict[str, float]:
     """MLP alignment (eq-mc-blocks): ``concept`` is ``max_{r,k} |w_r^T t_k|`` on the label
-    half; ``complement`` is the largest ``|w_r^T e|`` over the word-half and label-half
-    noise directions ``e`` (those that carry no concept)."""
+    half; ``word`` is ``max_{r,k} |w_r^T v_k|`` on the word half (the values carry the words
+    too); ``noise`` is the largest ``|w_r^T e|`` over the word-half and label-half noise
+    directions ``e`` (those that carry no concept)."""
     _check_dic(dic)
     w = check_array(w, "w", shape=(None, 2 * dic.d))
     coords = np.abs(w @ dictionary_basis(dic))
@@ -626,7 +677,129 @@ def mlp_products(dic: ConceptDictionary, w: np.ndarray | torch.Tensor) -> dict[s
     t_cols = d + 3 * K + np.arange(K)
     return {
         "concept": float(coords[:, t_cols].max()),
-        "complement": _largest(coords[:, _concept_of(dic) < 0]),
+        "word": float(coords[:, K + np.arange(K)].max()),
+        "noise": _largest(coords[:, _concept_of(dic) < 0]),
+    }
+
+
+# ------------------------------------------------------------------------ the learned mechanism
+
+
+def concept_scales(
+    dic: ConceptDictionary, W: np.ndarray | torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two concept-specific products of ``W`` for every concept (eq-mc-learned-scores):
+    the label-to-word product ``t_k^T W_yx v_k`` and the word-to-word product
+    ``v_k^T W_xx v_k``, signed. For a prompt of task ``k`` the score of demonstration ``l``
+    carries ``z_l`` through their sum times ``beta (v_k^T x_q)``: the sum is the learned
+    ``s_k lambda_k`` of the construction, with the word channel added."""
+    W = _matrix(dic, W)
+    d = dic.d
+    return (
+        np.einsum("kd,de,ke->k", dic.T, W[d:, :d], dic.V),
+        np.einsum("kd,de,ke->k", dic.V, W[:d, :d], dic.V),
+    )
+
+
+def distilled_transformer(
+    dic: ConceptDictionary, W: np.ndarray | torch.Tensor
+) -> MultiConceptTransformer:
+    """The construction at the scales ``W`` learned (eq-mc-learned-scores): the merged
+    key-query matrix keeps only the ``2K`` products of :func:`concept_scales`,
+    ``sum_k [label_k t_k v_k^T (label rows, word columns) + word_k v_k v_k^T (word block)]``,
+    and the MLP is the read-out ``w_± = ±sum_k s_k t_k`` of eq-mc-construction with
+    ``s_k = sign(label_k)``, the learned sign of :func:`concept_signs` (+1 where it is 0)."""
+    label, word = concept_scales(dic, W)
+    signs = np.where(label < 0, -1.0, 1.0)  # s_k of concept_signs (+1 where the product is 0)
+    d = dic.d
+    kept = np.zeros((2 * d, 2 * d))
+    kept[d:, :d] = dic.T.T @ (label[:, None] * dic.V)
+    kept[:d, :d] = dic.V.T @ (word[:, None] * dic.V)
+    if not np.all(np.isfinite(kept.astype(np.float32))):
+        raise ValueError("W: its concept products overflow float32, the model's precision")
+    read = np.concatenate([np.zeros(d), signs @ dic.T])
+    model = MultiConceptTransformer(d, m=2, w_init=0.0, mlp_init=0.0)
+    with torch.no_grad():
+        model.W.copy_(torch.as_tensor(kept, dtype=torch.float32))
+        model.w.copy_(torch.as_tensor(np.stack([read, -read]), dtype=torch.float32))
+    return model
+
+
+def predicted_scaled_construction(
+    label: np.ndarray,
+    word: np.ndarray,
+    task: int,
+    beta: float,
+    sigma: float,
+    L: int,
+    *,
+    sigma_y: float,
+    n_irr: int = 1,
+    n_draws: int = 200_000,
+    generator: np.random.Generator,
+) -> dict[str, float]:
+    """Correct attention and 0-1 error of the construction at learned scales
+    (eq-mc-learned-scores) on prompts of concept ``task``, by Monte Carlo over the prompts'
+    coordinates on the ``v_j`` and ``t_j`` directions, the only ones it reads.
+
+    ``label`` and ``word`` hold the products ``t_j^T W_yx v_j`` and ``v_j^T W_xx v_j`` of every
+    concept ``j`` (see :func:`concept_scales`). A word's coordinate on ``v_j`` is
+    ``beta z_j + sigma zeta_j`` if it carries concept ``j`` (the task and ``n_irr`` others),
+    ``sigma zeta_j`` if not; a label's on ``t_j`` is ``beta z_l [j = task] + sigma_y eta_j``.
+    The score is ``s_l = sum_j (label_j t_j^T y_l + word_j v_j^T x_l) v_j^T x_q`` and the
+    prediction the sign of ``sum_l a_l sum_j s_j t_j^T y_l``, ``s_j = sign(label_j)`` (the
+    learned sign of :func:`concept_signs`).
+    With ``word = 0`` and ``sigma_y = 0`` this is eq-mc-attention and
+    eq-mc-construction-error at ``lambda = |label_task|``. Returns the expected mass on the
+    demonstrations with ``z_l = s_task z`` (``"attention"``), its standard deviation over
+    prompts (``"attention_sd"``), the error (``"error"``), and the Monte-Carlo standard
+    errors of the two expectations (``"attention_se"``, ``"error_se"``); ``n_draws`` is at
+    most 10^6."""
+    label = check_array(label, "label", ndim=1)
+    word = check_array(word, "word", shape=label.shape)
+    K = label.size
+    task = check_int(task, "task", minimum=0)
+    if task >= K:
+        raise ValueError(f"task must be a concept index below K = {K}, got {task}")
+    beta = check_scalar(beta, "beta", minimum=0.0, include_min=False)
+    sigma = check_scalar(sigma, "sigma", minimum=0.0)
+    sigma_y = check_scalar(sigma_y, "sigma_y", minimum=0.0)
+    L = check_int(L, "L")
+    n_irr = check_int(n_irr, "n_irr", minimum=0)
+    if n_irr >= K:
+        raise ValueError(f"n_irr must be smaller than K = {K}, got {n_irr}")
+    n_draws = check_int(n_draws, "n_draws", minimum=2, maximum=1_000_000)
+    generator = check_generator(generator, "generator")
+    chunk = 10_000
+    check_memory(
+        8 * 6 * min(chunk, n_draws) * (L + 1) * K,
+        f"chunks of {min(chunk, n_draws)} prompts of L={L} demonstrations over K={K} concepts",
+    )
+    signs = np.where(label < 0, -1.0, 1.0)
+    mass, wrong = [], []
+    for start in range(0, n_draws, chunk):
+        n = min(chunk, n_draws - start)
+        keys = generator.random((n, L + 1, K))
+        keys[..., task] = -1.0  # the task concept is always carried
+        active = np.argsort(np.argsort(keys, axis=-1), axis=-1) <= n_irr
+        z = generator.choice([-1.0, 1.0], size=(n, L + 1, K))
+        v = beta * z * active + sigma * generator.standard_normal((n, L + 1, K))
+        t = sigma_y * generator.standard_normal((n, L, K))
+        t[..., task] += beta * z[:, :L, task]
+        scores = np.einsum("nlj,nj->nl", label * t + word * v[:, :L], v[:, L])
+        a = np.exp(scores - scores.max(1, keepdims=True))
+        a /= a.sum(1, keepdims=True)
+        z_q = z[:, L, task]
+        mass.append((a * (z[:, :L, task] == (signs[task] * z_q)[:, None])).sum(1))
+        wrong.append(z_q * np.einsum("nl,nlj,j->n", a, t, signs) <= 0)
+    mass, wrong = np.concatenate(mass), np.concatenate(wrong)
+    p = wrong.mean()
+    return {
+        "attention": float(mass.mean()),
+        "attention_sd": float(mass.std()),
+        "attention_se": float(mass.std() / np.sqrt(n_draws)),
+        "error": float(p),
+        "error_se": float(np.sqrt(max(p, 1 / n_draws) * (1 - p) / n_draws)),
     }
 
 
@@ -653,34 +826,3 @@ def expected_block_gradient(
     if product == "cross":
         return noise
     raise ValueError(f"product must be 'label-word', 'word-word' or 'cross', got {product!r}")
-
-
-def exponential_phase(
-    steps: np.ndarray, err: np.ndarray, *, start: float = 0.45, end: float = 0.01
-) -> tuple[int, int, float]:
-    """The exponential phase of a 0-1 error curve and its fitted rate (eq-mc-rate).
-
-    The phase runs from the first step with ``err < start`` (the plateau has ended) to the
-    first later step with ``err <= end``; the rate ``r`` is the least-squares slope of
-    ``-log err`` against the step there, so ``err ≈ C exp(-r t)``. Returns ``(t0, t1, r)``.
-    """
-    steps = check_array(steps, "steps", ndim=1, min_size=3)
-    err = check_array(err, "err", ndim=1, min_size=3)
-    if steps.shape != err.shape:
-        raise ValueError(f"steps and err must have one length, got {steps.size} and {err.size}")
-    start, end = check_scalar(start, "start"), check_scalar(end, "end")
-    if not 0 < end < start:
-        raise ValueError(f"need 0 < end < start, got end={end}, start={start}")
-    below = np.flatnonzero(err < start)
-    if below.size == 0:
-        raise ValueError(f"err never falls below start={start}: no plateau end")
-    i0 = below[0]
-    done = np.flatnonzero((err <= end) & (np.arange(err.size) > i0))
-    if done.size == 0:
-        raise ValueError(f"err never reaches end={end} after the plateau")
-    i1 = done[0]
-    if i1 - i0 < 2:
-        raise ValueError("err: the exponential phase spans fewer than three evaluations")
-    sl = slice(i0, i1 + 1)
-    rate = -np.polyfit(steps[sl], np.log(np.maximum(err[sl], 1e-12)), 1)[0]
-    return int(steps[i0]), int(steps[i1]), float(rate)
