@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.special import gammaincc, gammainccinv, gammaln
+from scipy.special import gammainc, gammaincc, gammaln
 from scipy.stats import poisson
 
 from .validation import (
@@ -358,21 +358,81 @@ def _e1_map(q, a, lam, K, phi, b):
     return _polyval(p, lam), p
 
 
-def _largest_fixed_point(T, n: int, grid: int = 1025, steps: int = 55) -> np.ndarray:
-    """Largest q in [0, 1] with T(q) = q for each of ``n`` rows (T increasing, T(1) <= 1).
+# ------------------------------------------------------------- the limit of the recursion
+# Both recursions read q <- T_R(q), with T_R continuous and increasing on [0, 1] and
+# T_R(1) <= 1. Iterating from q = 1 therefore decreases to the LARGEST fixed point
+# (eq-em-largest), and that point is the largest q with T_R(q) >= q. Both T_R(q) >= q are
+# equivalent to R <= R(x) for an explicit curve R(x) that does not depend on R (eq-em-rstar,
+# eq-em-rstar-e2), where x runs from the top (q = 1) down: x = s = a q - the Poisson load of
+# a text - for E1, and x = t = -ln q for E2. So the limit of the iteration is the FIRST point of
+# the curve, scanning from the top, at which R(x) reaches R. The curve is scanned once on a fine
+# grid; every record peak of it is refined by a scalar search and inserted, so a value of R just
+# below a peak is never missed however narrow the window where T_R(q) >= q; the crossing is then
+# bisected to machine precision between two neighbouring points where R(x) < R and R(x) >= R.
 
-    Iterating q <- T(q) from q = 1 decreases to exactly this point (eq-em-largest).
+_DIP = 1e-9  # a record of R(x) is a peak when the curve later falls this far (relative) below it
+
+
+def _scan(n: int = 20001) -> np.ndarray:
+    """Points of (0, 1), dense near both ends (the scan of a fixed-point curve)."""
+    t = np.concatenate(
+        [np.logspace(-12, -2, 500), np.linspace(0.01, 0.99, n), 1 - np.logspace(-2, -12, 500)]
+    )
+    return np.unique(t)
+
+
+def _record_peaks(r: np.ndarray) -> list[int]:
+    """Indices of the grid maxima of R(x) that a later stretch falls below (the jumps)."""
+    run = np.maximum.accumulate(r)
+    dip = r < run * (1 - _DIP)
+    starts = np.flatnonzero(dip & ~np.concatenate([[False], dip[:-1]]))
+    return [int(np.flatnonzero(r[:s] == run[s - 1])[-1]) for s in starts]
+
+
+def _peak(x: np.ndarray, r: np.ndarray, r_of, m: int) -> tuple[float, float]:
+    """The maximum of R(x) between the grid neighbours of grid point ``m``, as (x, R)."""
+    lo, hi = sorted((x[max(m - 1, 0)], x[min(m + 1, x.size - 1)]))
+    res = minimize_scalar(
+        lambda z: -float(r_of(np.asarray(z))),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-14 * max(1.0, abs(hi))},
+    )
+    return (float(res.x), float(-res.fun)) if -res.fun > r[m] else (float(x[m]), float(r[m]))
+
+
+def _curve(x: np.ndarray, r_of) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    """Scan R(x) along ``x`` (from the top down) and insert its refined record peaks.
+
+    Returns the points ``(x, r)`` in scan order and the peaks as ``(x, R)`` pairs.
     """
-    qs = np.broadcast_to(np.linspace(0.0, 1.0, grid), (n, grid))
-    ok = T(qs) >= qs - 1e-15
-    j = grid - 1 - np.argmax(ok[:, ::-1], axis=1)
-    lo = qs[0, j]
-    hi = np.where(j == grid - 1, 1.0, qs[0, np.minimum(j + 1, grid - 1)])
+    r = r_of(x)
+    peaks = [_peak(x, r, r_of, m) for m in _record_peaks(r)]
+    if peaks:
+        px, pr = np.array(peaks).T
+        direction = np.sign(x[-1] - x[0])
+        order = np.argsort(direction * np.concatenate([x, px]), kind="stable")
+        x, r = np.concatenate([x, px])[order], np.concatenate([r, pr])[order]
+    return x, r, peaks
+
+
+def _first_reach(R: np.ndarray, x: np.ndarray, r: np.ndarray, r_of, steps: int = 64):
+    """For each R the first x of the scan with R(x) >= R, bisected; ``nan`` where none is.
+
+    ``r[0] < R`` must hold at the top of the scan. Between the two scanned points that bracket
+    the first crossing, R(x) is monotone (its record peaks are scanned points), so bisection
+    keeps a point with R(x) >= R and converges to the crossing.
+    """
+    run = np.maximum.accumulate(r)
+    i = np.searchsorted(run, R, side="left")
+    found = i < x.size
+    i = np.clip(i, 1, x.size - 1)
+    ok, bad = x[i], x[i - 1]
     for _ in range(steps):
-        mid = 0.5 * (lo + hi)
-        up = T(mid[:, None])[:, 0] >= mid
-        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-    return lo
+        mid = 0.5 * (ok + bad)
+        up = r_of(mid) >= R
+        ok, bad = np.where(up, mid, ok), np.where(up, bad, mid)
+    return np.where(found, ok, np.nan)
 
 
 def _de_args(R, skill_degrees, K, phi, interference):
@@ -383,9 +443,34 @@ def _de_args(R, skill_degrees, K, phi, interference):
     return R, c, K, phi, b
 
 
-def _check_grid_memory(n: int, what: str) -> None:
-    """The largest fixed point scans a grid of 1025 points for each of ``n`` values of R."""
-    check_memory(8 * 8 * 1025 * n, f"{what} for {n} values of R")
+def _check_scan_memory(n: int, what: str) -> None:
+    """The bisection keeps about eight arrays of the size of R."""
+    check_memory(8 * 8 * n, f"{what} for {n} values of R")
+
+
+def _e1_curve(c: np.ndarray, K: int, phi: float, b: float):
+    """The E1 fixed-point curve as a function of the load s = a q (eq-em-rstar).
+
+    Returns ``(p_of, r_of)``: :math:`p(s) = 1 - \\varphi + \\varphi P(K, b + s)`, the
+    probability that a text's edge is unlearned, and
+    :math:`R(s) = \\Lambda'(1)\\lambda(p(s))/s`, the R at which q = s/a is a fixed point.
+    """
+    lam, lam1 = _edge_coeffs(c), mean_degree(c)
+
+    def p_of(s):
+        return (1.0 - phi) + phi * gammainc(K, b + s)
+
+    def r_of(s):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return lam1 * _polyval(p_of(s), lam) / s
+
+    return p_of, r_of
+
+
+def _e1_scan(c: np.ndarray, r_of, s_top: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """Scan the E1 curve from s_top (where R(s) is below every R asked for) down to s = 1e-12."""
+    s = np.concatenate([[s_top], np.logspace(4, 1.7, 200), 50.0 * _scan()[::-1]])
+    return _curve(np.unique(s)[::-1], r_of)
 
 
 def de_e1_trajectory(
@@ -429,16 +514,28 @@ def de_e1(
     phi: float = 1.0,
     interference: float = 0.0,
 ) -> np.ndarray:
-    """Limit :math:`u^{\\infty}(R)` of the E1 recursion, from its largest fixed point.
+    """Limit :math:`u^{\\infty}(R)` of the E1 recursion (eq-em-de-e1) iterated from q = 1.
 
-    Vectorised over ``R``; equal to iterating eq-em-de-e1 forever from q = 1.
+    Vectorised over ``R``. Method (prop-em-limit, eq-em-limit): the iterates decrease to the
+    largest fixed point (eq-em-largest), the largest q with T(q) >= q. With the load s = aq and
+    :math:`a = \\Lambda'(1)/R`, T(q) >= q is equivalent to
+    :math:`R \\le R(s) = \\Lambda'(1)\\lambda(p(s))/s`, a curve that does not depend on R, and
+    R(s) < R for s > a because :math:`\\lambda \\le 1`. So :math:`q^\\infty = s^\\star/a` with
+    :math:`s^\\star` the first s, scanning down from the top, where R(s) reaches R (0 if none).
+    The curve is scanned once with its record peaks refined and inserted, the first crossing is
+    located on its running maximum and bisected to machine precision (``_first_reach``).
+    The result equals the limit of the iteration except within about 1e-13 (relative) of a
+    jump R*, closer than the rounding of R(s).
     """
     R, c, K, phi, b = _de_args(R, skill_degrees, K, phi, interference)
-    _check_grid_memory(R.size, "de_e1")
-    a = (mean_degree(c) / R).ravel()
-    lam = _edge_coeffs(c)
-    q = _largest_fixed_point(lambda x: _e1_map(x, a[:, None], lam, K, phi, b)[0], a.size)
-    p = 1.0 - phi * gammaincc(K, b + a * q)
+    _check_scan_memory(R.size, "de_e1")
+    p_of, r_of = _e1_curve(c, K, phi, b)
+    R_flat = R.ravel()
+    s_top = 2.0 * mean_degree(c) / R_flat.min() if R_flat.size else 1.0
+    s, r, _ = _e1_scan(c, r_of, max(s_top, 2e4))
+    s_star = _first_reach(R_flat, s, r, r_of)
+    # no crossing: the limit is q = 0 (every point of the curve is below R)
+    p = p_of(np.where(np.isnan(s_star), 0.0, s_star))
     return pgf(c, p).reshape(R.shape)
 
 
@@ -468,102 +565,83 @@ def de_e2_trajectory(
     return np.array(out)
 
 
-def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) -> np.ndarray:
-    """Limit :math:`u^{\\infty}` of the E2 1-skill recursion (eq-em-de-e2), vectorised over R.
+def _e2_curve(c: np.ndarray):
+    """The E2 fixed-point curve :math:`R(t) = t/(\\Psi'(1)\\psi(1 - e^{-t}))`, t = -ln q
+    (eq-em-rstar-e2): the R at which q = e^{-t} is a fixed point."""
+    m, psi = mean_degree(c), _edge_coeffs(c)
 
-    With ``log=True`` returns :math:`\\ln u^{\\infty}` computed without underflow.
+    def r_of(t):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return t / (m * _polyval(-np.expm1(-t), psi))
+
+    return r_of
+
+
+def _e2_scan(r_of) -> tuple[np.ndarray, np.ndarray, list]:
+    """Scan the E2 curve from t = 0 (q = 1) to t = 800 (q below the smallest double)."""
+    t = np.concatenate([[0.0], 40.0 * _scan(), np.linspace(40.0, 800.0, 400)])
+    return _curve(np.unique(t), r_of)
+
+
+def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) -> np.ndarray:
+    """Limit :math:`u^{\\infty}` of the E2 1-skill recursion (eq-em-de-e2) iterated from q = 1.
+
+    Vectorised over R; found as the first point t = -ln q of the fixed-point curve, scanned
+    from t = 0, with R(t) >= R (see the comment above ``_scan``), bisected to machine
+    precision. With ``log=True`` returns :math:`\\ln u^{\\infty}` computed without underflow.
+    When texts have no member of degree one, q = 1 is a fixed point and nothing is learned.
     """
     R = _check_ratio(R)
     c = _check_degrees(text_degrees, "text_degrees")
     log = check_bool(log, "log")
-    _check_grid_memory(R.size, "de_e2")
+    _check_scan_memory(R.size, "de_e2")
     ct = (R * mean_degree(c)).ravel()
-    q = _largest_fixed_point(lambda x: _e2_map(x, ct[:, None], _edge_coeffs(c)), ct.size)
-    log_u = -ct * edge_pgf(c, 1.0 - q)
+    if c[1] == 0:
+        q_gap = np.zeros_like(ct)  # 1 - q at q = 1
+    else:
+        r_of = _e2_curve(c)
+        t, r, _ = _e2_scan(r_of)
+        t_star = _first_reach(R.ravel(), t, r, r_of)
+        q_gap = np.where(np.isnan(t_star), 1.0, -np.expm1(-np.nan_to_num(t_star)))
+    log_u = -ct * edge_pgf(c, q_gap)
     return (log_u if log else np.exp(log_u)).reshape(R.shape)
 
 
 # ---------------------------------------------------------------------------- thresholds
-def _grid01(n: int = 20001) -> np.ndarray:
-    """Points of (0, 1), dense near both ends."""
-    t = np.concatenate(
-        [np.logspace(-10, -2, 400), np.linspace(0.01, 0.99, n), 1 - np.logspace(-2, -10, 400)]
-    )
-    return np.unique(t)
-
-
-def _jump(x_desc: np.ndarray, r: np.ndarray, r_of) -> float | None:
-    """First-order jump from the running maximum of R(x) scanned from x = 1 down (eq-em-rstar).
-
-    The largest fixed point follows the running maximum; its widest flat stretch is the
-    jump, at a local maximum of R(x). Returns None when there is no flat stretch (the
-    transition is continuous).
-    """
-    run = np.maximum.accumulate(r)
-    flat = r < run * (1 - 1e-12)
-    if not flat.any():
-        return None
-    # widest stretch of flat points, measured in x
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(int), [0]])))
-    starts, stops = edges[::2], edges[1::2]
-    widths = x_desc[starts - 1] - x_desc[stops - 1]
-    i = int(np.argmax(widths))
-    m = starts[i] - 1  # grid index of the local maximum that starts the stretch
-    lo, hi = x_desc[min(m + 1, x_desc.size - 1)], x_desc[max(m - 1, 0)]
-    res = minimize_scalar(
-        lambda x: -r_of(x), bounds=(lo, hi), method="bounded", options={"xatol": 1e-13}
-    )
-    return float(max(-res.fun, r[m]))
-
-
 def threshold_e1(
     skill_degrees: np.ndarray, K: int = 1, phi: float = 1.0, interference: float = 0.0
 ) -> float:
-    """Emergence threshold :math:`R^*` of ensemble E1 from the fixed-point condition.
+    """Emergence threshold :math:`R^*` of ensemble E1 (eq-em-rstar).
 
-    On the fixed-point curve, :math:`R(p) = \\Lambda'(1)\\lambda(p)/(P_{suc}^{-1}(1-p) - b)`
-    (eq-em-rstar); :math:`R^*` is its maximum along the branch reached from p = 1.
-    Returns the jump of the largest fixed point when there is one; otherwise the limit of
-    :math:`R(p)` at the lower end (where u reaches zero), or ``inf`` when that is infinite.
+    :math:`R^*` is the first record maximum of the fixed-point curve
+    :math:`R(s) = \\Lambda'(1)\\lambda(p(s))/s`, scanned from the top (q = 1) down, that the
+    curve later falls below: the R at which the limit of the recursion first jumps. When the
+    curve only rises, the transition is continuous and :math:`R^*` is its limit at s -> 0
+    (where u reaches its floor), finite only if :math:`\\lambda(p(0)) = 0`; ``inf`` otherwise.
     """
     c = _check_degrees(skill_degrees, "skill_degrees")
     K, phi = _check_learner(K, phi)
     b = check_scalar(interference, "interference", minimum=0.0)
-    p_lo = 1.0 - phi * gammaincc(K, b)
-    lam1 = mean_degree(c)
-
-    def r_of(p):
-        rho = gammainccinv(K, np.clip((1.0 - p) / phi, 0.0, 1.0)) - b
-        with np.errstate(divide="ignore"):
-            return np.where(rho > 0, lam1 * edge_pgf(c, p) / rho, np.inf)
-
-    p = (p_lo + (1 - p_lo) * _grid01())[::-1]
-    r = r_of(p)
-    jump = _jump(p, r, r_of)
-    if jump is not None:
-        return jump
-    # continuous: R(p) increases towards p_lo; finite limit only if lambda(p_lo) = 0
-    return float(r[-1]) if _polyval(p_lo, _edge_coeffs(c)) == 0 else float("inf")
+    p_of, r_of = _e1_curve(c, K, phi, b)
+    s, r, peaks = _e1_scan(c, r_of, 2e4)
+    if peaks:
+        return peaks[0][1]
+    # continuous: R(s) rises towards s -> 0; finite limit only if lambda(p(0)) = 0
+    return float(r[-1]) if _polyval(p_of(0.0), _edge_coeffs(c)) == 0 else float("inf")
 
 
 def threshold_e2(text_degrees: np.ndarray) -> float:
-    """Threshold :math:`R^*` of ensemble E2 (1-skill learner) from the fixed-point condition.
+    """Threshold :math:`R^*` of ensemble E2 (1-skill learner), eq-em-rstar-e2.
 
-    On the fixed-point curve :math:`R(q) = -\\ln q / (\\Psi'(1)\\psi(1-q))` (eq-em-rstar-e2).
-    Returns ``inf`` when texts have no degree-1 members (peeling never starts) or when the
-    transition is continuous (no jump; the unlearned fraction only decays).
+    The first record maximum of :math:`R(t) = t/(\\Psi'(1)\\psi(1-e^{-t}))`, t = -ln q, that
+    the curve later falls below. Returns ``inf`` when texts have no degree-1 members (peeling
+    never starts) or when the curve only rises (the unlearned fraction only decays).
     """
     c = _check_degrees(text_degrees, "text_degrees")
     if c[1] == 0:
         return float("inf")
-    m = mean_degree(c)
-
-    def r_of(q):
-        return -np.log(q) / (m * edge_pgf(c, 1.0 - q))
-
-    q = _grid01()[::-1]
-    jump = _jump(q, r_of(q), r_of)
-    return float("inf") if jump is None else jump
+    _, _, peaks = _e2_scan(_e2_curve(c))
+    return peaks[0][1] if peaks else float("inf")
 
 
 def threshold_e2_poisson(d: float) -> float:
