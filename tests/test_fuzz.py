@@ -414,6 +414,11 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "emergence.association_giant_theory": lambda: dict(
         skill_degrees=C_SKILL, text_degrees=C_TEXT, occupied=0.5, iterations=50
     ),
+    "emergence.core_birth": lambda: dict(
+        edges=np.array([[0, 1, 2], [0, 1, 2], [2, 3, 4], [1, 3, 4]]), n_vertices=5, min_size=1
+    ),
+    "emergence.core_threshold": lambda: dict(k=3),
+    "emergence.critical_ratios": lambda: dict(n_texts=30, k=3, trials=2, rng=_rng(), min_core=0.1),
     "emergence.de_e1": lambda: dict(
         R=np.array([0.5, 2.0]), skill_degrees=C_SKILL, K=1, phi=1.0, interference=0.0
     ),
@@ -423,6 +428,12 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "emergence.de_e2": lambda: dict(R=np.array([0.5, 2.0]), text_degrees=C_TEXT, log=False),
     "emergence.de_e2_trajectory": lambda: dict(R=1.0, text_degrees=C_TEXT, iterations=5),
     "emergence.edge_pgf": lambda: dict(coeffs=C_SKILL, x=0.5),
+    "emergence.exit_curves": lambda: dict(
+        x=np.array([0.2, 0.7]), R=1.2, skill_degrees=np.array([0.0, 0.0, 0.0, 1.0])
+    ),
+    "emergence.exit_threshold": lambda: dict(
+        skill_degrees=np.array([0.0, 0.0, 0.0, 1.0]), points=101
+    ),
     "emergence.fit_exponential": lambda: dict(
         x=np.array([1.0, 2.0, 3.0]), y=np.array([1.0, 0.5, 0.25])
     ),
@@ -439,12 +450,21 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "emergence.render_text": lambda: dict(skills=np.array([0, 1]), lexicon=["a b", "c d"]),
     "emergence.sample_e1": lambda: dict(n_skills=10, R=1.5, skill_degrees=C_SKILL, rng=_rng()),
     "emergence.sample_e2": lambda: dict(n_skills=10, R=1.5, text_degrees=C_TEXT, rng=_rng()),
+    "emergence.sample_hypergraph": lambda: dict(n_vertices=10, n_edges=5, k=3, rng=_rng()),
     "emergence.semantic_code_bits": lambda: dict(n_skills=10, k=3, ordered=True),
+    "emergence.size_biased_unlearned": lambda: dict(u=np.array([0.1, 0.5]), skill_degrees=C_SKILL),
     "emergence.success_probability": lambda: dict(rho=np.array([0.5, 1.0]), K=2, phi=0.9),
     "emergence.testing_error": lambda: dict(u=0.2, test_degrees=C_SKILL),
     "emergence.threshold_e1": lambda: dict(skill_degrees=C_SKILL, K=1, phi=1.0, interference=0.0),
     "emergence.threshold_e2": lambda: dict(text_degrees=C_TEXT),
     "emergence.threshold_e2_poisson": lambda: dict(d=4.0),
+    "emergence.zipf_law": lambda: dict(n_texts=np.array([10.0, 100.0]), gamma=0.5, min_count=1),
+    "emergence.zipf_learning_curve": lambda: dict(
+        n_texts=np.array([10, 100]), gamma=0.5, rng=_rng(), min_count=1
+    ),
+    "emergence.two_core": lambda: dict(
+        edges=np.array([[0, 1, 2], [0, 1, 2], [2, 3, 4], [1, 3, 4]]), n_vertices=5
+    ),
     # entropy_bias
     "entropy_bias.entropy": lambda: dict(p=np.array([0.2, 0.3, 0.5])),
     "entropy_bias.plugin_entropy": lambda: dict(counts=np.array([[1, 2, 3], [0, 1, 1]])),
@@ -615,6 +635,36 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "prose.Quoted": lambda: dict(value=1.5, spec=".2f"),
     "prose.quote": lambda: dict(value=1.5, spec=".2f"),
     "seeding.seed_everything": lambda: dict(seed=3),
+    # semantic
+    "semantic.binary_symmetric_channel": lambda: dict(
+        bits=np.array([0, 1, 1, 0]), eta=0.1, rng=_rng()
+    ),
+    "semantic.decode_corpus": lambda: dict(code=5, n_texts=1, n_skills=4, sizes=np.array([1, 2])),
+    "semantic.deflate_bits": lambda: dict(texts=["a b, c d.", "c d."], zdict=b", a b, c d, "),
+    "semantic.deflate_match_bits": lambda: dict(
+        length=np.array([3, 29]), distance=np.array([1, 20000])
+    ),
+    "semantic.encode_corpus": lambda: dict(
+        texts=[np.array([0, 2]), np.array([1])], n_skills=3, sizes=np.array([1, 2])
+    ),
+    "semantic.end_to_end_success": lambda: dict(
+        test_degrees=np.array([0.0, 0.5, 0.5]), known=0.5, index_success=0.9
+    ),
+    "semantic.hamming74_block_success": lambda: dict(eta=np.array([0.01, 0.1])),
+    "semantic.hamming74_decode": lambda: dict(received=np.array([[1, 1, 1, 0, 0, 0, 1]])),
+    "semantic.hamming74_encode": lambda: dict(data=np.array([[1, 0, 1, 1]])),
+    "semantic.lexicon_zdict": lambda: dict(lexicon=["a b", "c d"], size=20),
+    "semantic.parse_texts": lambda: dict(texts=["a b, c d."], lexicon=["a b", "c d"]),
+    "semantic.raw_link": lambda: dict(texts=["a b.", "c."], eta=0.1, rng=_rng()),
+    "semantic.semantic_link": lambda: dict(
+        texts=[np.array([0, 1]), np.array([2])],
+        n_skills=3,
+        sender=np.array([True, True, False]),
+        receiver=np.array([True, True, True]),
+        eta=0.1,
+        rng=_rng(),
+    ),
+    "semantic.texts_of": lambda: dict(graph=_graph()),
     # training
     "training.TrainHistory": lambda: dict(loss=np.zeros(3), eval_steps=[0], evals=[1.0]),
     "training.train": lambda: dict(

@@ -40,11 +40,16 @@ __all__ = [
     "SkillTextGraph",
     "association_giant_fraction",
     "association_giant_theory",
+    "core_birth",
+    "core_threshold",
+    "critical_ratios",
     "de_e1",
     "de_e1_trajectory",
     "de_e2",
     "de_e2_trajectory",
     "edge_pgf",
+    "exit_curves",
+    "exit_threshold",
     "fit_exponential",
     "fit_power_law",
     "make_lexicon",
@@ -55,12 +60,17 @@ __all__ = [
     "render_text",
     "sample_e1",
     "sample_e2",
+    "sample_hypergraph",
     "semantic_code_bits",
+    "size_biased_unlearned",
     "success_probability",
     "testing_error",
     "threshold_e1",
     "threshold_e2",
     "threshold_e2_poisson",
+    "two_core",
+    "zipf_law",
+    "zipf_learning_curve",
 ]
 
 
@@ -657,6 +667,386 @@ def threshold_e2_poisson(d: float) -> float:
     return float(np.exp(d * q2) / (d * d * q2))
 
 
+# ------------------------------------------------------------------------------ scaling laws
+_ZIPF_GAMMA = (0.25, 100.0)  # numpy draws Zipf indices below 2**63: a mass < 3e-5 is cut off
+
+
+def _check_zipf(gamma: object, min_count: object) -> tuple[float, int]:
+    lo, hi = _ZIPF_GAMMA
+    gamma = check_scalar(gamma, "gamma", minimum=lo, maximum=hi)
+    return gamma, check_int(min_count, "min_count", 1, maximum=10**9)
+
+
+def zipf_law(n_texts: np.ndarray | float, gamma: float, min_count: int = 1) -> np.ndarray:
+    """Unlearned skill mass :math:`C_{\\gamma,m}\\,N_t^{-\\nu}`, :math:`\\nu=\\gamma/(1+\\gamma)`
+    (eq-em-zipf-law).
+
+    Skills :math:`i = 1, 2, \\dots` occur with frequencies
+    :math:`f_i = i^{-(1+\\gamma)}/\\zeta(1+\\gamma)` and a skill is learned once it has appeared
+    in ``min_count`` = m of the :math:`N_t` = ``n_texts`` training texts; with
+    :math:`C_{\\gamma,m} = \\Gamma(m+\\nu) /
+    (\\gamma\\,\\Gamma(m)\\,\\zeta(1+\\gamma)^{1/(1+\\gamma)})` this is the
+    frequency-weighted unlearned mass after a Poisson(:math:`N_t`) number of texts (exact up
+    to terms smaller than every power of :math:`N_t`), and after exactly :math:`N_t` texts up
+    to a factor :math:`1 + O(1/N_t)` (thm-em-zipf).
+    """
+    from scipy.special import zeta
+
+    n = check_array(n_texts, "n_texts")
+    if np.any(n <= 0):
+        raise ValueError(f"n_texts must be positive, got a minimum of {n.min():g}")
+    gamma, m = _check_zipf(gamma, min_count)
+    nu = gamma / (1.0 + gamma)
+    log_c = gammaln(m + nu) - gammaln(m) - np.log(gamma) - np.log(zeta(1.0 + gamma)) / (1 + gamma)
+    return np.exp(log_c - nu * np.log(n))
+
+
+def zipf_learning_curve(
+    n_texts: np.ndarray, gamma: float, rng: np.random.Generator, min_count: int = 1
+) -> np.ndarray:
+    """Simulated unlearned skill mass after each of ``n_texts`` training texts (eq-em-zipf-law).
+
+    One stream of ``max(n_texts)`` texts, each holding one skill drawn independently with
+    probability :math:`f_i = i^{-(1+\\gamma)}/\\zeta(1+\\gamma)` (E2 with :math:`\\Psi(x)=x`
+    and Zipf skill frequencies, so peeling learns exactly the skills that appear); a skill
+    is learned once it has appeared ``min_count`` times. Returns
+    :math:`\\sum_{i\\ \\text{unlearned}} f_i` after the first n texts, for each n (nested
+    prefixes of the one stream).
+    """
+    from scipy.special import zeta
+
+    n = check_array(n_texts, "n_texts", ndim=1, dtype="integral")
+    if n.min() < 1:
+        raise ValueError(f"n_texts must be positive, got a minimum of {n.min()}")
+    gamma, m = _check_zipf(gamma, min_count)
+    rng = check_generator(rng, "rng")
+    n_max = int(n.max())
+    check_memory(8 * 8 * n_max, f"a stream of max(n_texts) = {n_max} texts")
+    tail = 1.0 + gamma
+    draws = rng.zipf(tail, size=n_max)
+    order = np.argsort(draws, kind="stable")  # texts grouped by skill, in stream order
+    skill = draws[order]
+    first = np.flatnonzero(np.concatenate([[True], skill[1:] != skill[:-1]]))
+    count = np.diff(np.append(first, skill.size))
+    keep = count >= m
+    when = order[first[keep] + m - 1]  # the text that brings a skill's m-th appearance
+    mass = skill[first[keep]].astype(float) ** -tail / zeta(tail)
+    by_time = np.argsort(when)
+    learned = np.concatenate([[0.0], np.cumsum(mass[by_time])])
+    seen = np.searchsorted(when[by_time], n, side="left")  # learned within texts 0..n-1
+    return np.clip(1.0 - learned[seen], 0.0, 1.0)
+
+
+def size_biased_unlearned(u: np.ndarray | float, skill_degrees: np.ndarray) -> np.ndarray:
+    """Unlearned fraction of skill occurrences, :math:`p\\,\\lambda(p)` with :math:`u=\\Lambda(p)`.
+
+    In E1 a text draws its skills in proportion to their degrees, so a skill of a test text
+    distributed like the training texts is unlearned with this probability (eq-em-test-sb),
+    not with u. Inverts :math:`\\Lambda` by bisection (it increases on [0, 1]).
+    """
+    c = _check_degrees(skill_degrees, "skill_degrees")
+    u = check_array(u, "u", allow_empty=True)
+    if np.any((u < c[0]) | (u > 1)):
+        raise ValueError(
+            f"u must lie in [Λ(0), 1] = [{c[0]:g}, 1] for these skill_degrees, got values "
+            f"from {u.min():g} to {u.max():g}"
+        )
+    lo, hi = np.zeros_like(u), np.ones_like(u)
+    for _ in range(200):  # 2**-200: p to full precision down to p ~ 1e-44
+        mid = 0.5 * (lo + hi)
+        below = _polyval(mid, c) < u
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    p = np.where(u > c[0], 0.5 * (lo + hi), 0.0)
+    return p * _polyval(p, _edge_coeffs(c))
+
+
+# ------------------------------------------------------------ finite size, 2-core and EXIT
+# With Λ = x^k a skill is a hyperedge of k texts, and the 1-skill learner is 2-core stripping
+# (eq-em-core): the skills it never learns are the hyperedges of the 2-core of the k-uniform
+# hypergraph whose vertices are the texts. The functions below work on that hypergraph with
+# code of their own (not `peel`), so that each checks the other.
+
+
+def sample_hypergraph(
+    n_vertices: int, n_edges: int, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n_edges`` hyperedges of ``k`` distinct vertices each, uniform and independent.
+
+    Returns integer vertex ids of shape ``(n_edges, k)``. With texts as vertices and skills as
+    hyperedges it is ensemble E1 with :math:`\\Lambda = x^k` at ``R = n_vertices / n_edges``
+    (eq-em-core).
+    """
+    n_vertices = check_int(n_vertices, "n_vertices", 1, maximum=2**62)
+    n_edges = check_int(n_edges, "n_edges", 0)
+    k = check_int(k, "k", 1, maximum=n_vertices)
+    check_generator(rng, "rng")
+    check_memory(8 * 3 * n_edges * k, f"{n_edges} hyperedges of k={k} vertices (n_edges, k)")
+    if k * k > n_vertices:  # many repeats: take the first k of a random order instead
+        check_memory(8 * 3 * n_edges * n_vertices, f"{n_edges} random orders of {n_vertices}")
+        return np.argsort(rng.random((n_edges, n_vertices)), axis=1)[:, :k]
+    out = rng.integers(0, n_vertices, size=(n_edges, k))
+    redo = np.arange(n_edges)
+    while k > 1 and redo.size:  # redraw the hyperedges that repeat a vertex
+        s = np.sort(out[redo], axis=1)
+        redo = redo[(s[:, 1:] == s[:, :-1]).any(axis=1)]
+        out[redo] = rng.integers(0, n_vertices, size=(redo.size, k))
+    return out
+
+
+def _check_hyperedges(edges: object, n_vertices: object) -> tuple[np.ndarray, int]:
+    n_vertices = check_int(n_vertices, "n_vertices", 1, maximum=2**62)
+    edges = check_array(edges, "edges", dtype="integral", allow_empty=True)
+    if edges.ndim < 2 or edges.shape[-1] < 1:
+        raise ValueError(f"edges must have shape (..., n_edges, k) with k >= 1, got {edges.shape}")
+    if edges.size and (edges.min() < 0 or edges.max() >= n_vertices):
+        raise ValueError(f"edges must hold vertex ids in [0, n_vertices) = [0, {n_vertices})")
+    return edges.astype(np.int64), n_vertices
+
+
+def _first_of(ids: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """The distinct entries of ``ids`` (first occurrences), using a scratch array over all ids."""
+    pos = np.arange(ids.size)
+    scratch[ids] = pos
+    return ids[scratch[ids] == pos]
+
+
+def _degrees(edges: np.ndarray, n: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Degree of each vertex and the sum of the ids of its hyperedges, over the alive ones.
+
+    At a vertex of degree one the sum is the id of its only hyperedge, so stripping needs no
+    incidence lists (the ids stay below 2**53, where float64 sums are exact).
+    """
+    ids = np.flatnonzero(alive)
+    ends = edges[ids].ravel()
+    total = np.bincount(ends, weights=np.repeat(ids, edges.shape[1]), minlength=n)
+    return np.bincount(ends, minlength=n), total.astype(np.int64)
+
+
+def _remove(edges: np.ndarray, gone: np.ndarray, deg: np.ndarray, total: np.ndarray):
+    """Take the hyperedges ``gone`` away from the degrees and sums; the vertices touched."""
+    touched = edges[gone].ravel()
+    np.subtract.at(deg, touched, 1)
+    np.subtract.at(total, touched, np.repeat(gone, edges.shape[1]))
+    return touched
+
+
+def _strip(edges: np.ndarray, n: int, alive: np.ndarray) -> np.ndarray:
+    """Remove, round after round, every alive hyperedge at a vertex of degree one (eq-em-core).
+
+    ``alive`` (changed in place) marks the hyperedges present; what stays alive is the 2-core.
+    Each round visits only the vertices whose degree has just dropped to one: O(m k) work.
+    """
+    deg, total = _degrees(edges, n, alive)
+    seen_e, seen_v = np.empty(alive.size, dtype=np.int64), np.empty(n, dtype=np.int64)
+    leaves = np.flatnonzero(deg == 1)
+    while leaves.size:
+        gone = _first_of(total[leaves], seen_e)
+        alive[gone] = False
+        touched = _remove(edges, gone, deg, total)
+        leaves = _first_of(touched[deg[touched] == 1], seen_v)
+    return alive
+
+
+def two_core(edges: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Which hyperedges lie in the 2-core, the largest sub-hypergraph of minimum degree two.
+
+    ``edges`` has shape ``(n_edges, k)``. Stripping vertices of degree one with their hyperedges
+    until none is left gives the 2-core whatever the order (eq-em-core). Returns a boolean mask.
+    """
+    edges, n = _check_hyperedges(edges, n_vertices)
+    if edges.ndim != 2:
+        raise ValueError(f"edges must have shape (n_edges, k), got {edges.shape}")
+    check_memory(
+        8 * (6 * edges.size + 4 * n), f"the 2-core of {edges.shape[0]} edges on n_vertices={n}"
+    )
+    return _strip(edges, n, np.ones(edges.shape[0], dtype=bool))
+
+
+def core_birth(edges: np.ndarray, n_vertices: int, min_size: int = 1) -> np.ndarray:
+    """Number of leading hyperedges at which the 2-core first holds ``min_size`` hyperedges.
+
+    ``edges`` has shape ``(..., n_edges, k)``: sequences of hyperedges added one at a time;
+    returns, per sequence, the smallest m whose first m hyperedges have a 2-core of at least
+    ``min_size`` hyperedges (``n_edges + 1`` if there is none), eq-em-fss. A ``min_size`` of a
+    fraction of the vertices asks for a giant core and ignores small cores (two hyperedges on
+    the same k vertices, say). The core is found once for the whole sequence; then
+    hyperedges are taken away from the last one down. Taking away one outside the core changes
+    nothing, and the core of a prefix lies in the core of every longer prefix, so deleting the
+    latest hyperedge of the current core and stripping again gives the core of the shorter
+    prefix. The m sought is one more than the index of the deletion that leaves fewer than
+    ``min_size``. All sequences run together, each deleting once its last stripping has ended.
+    """
+    edges, n = _check_hyperedges(edges, n_vertices)
+    min_size = check_int(min_size, "min_size", 1)
+    lead, (m, k) = edges.shape[:-2], edges.shape[-2:]
+    t = int(np.prod(lead))
+    check_memory(8 * (8 * t * m * k + 3 * t * n), f"{t} x {m} edges on n_vertices={n} (core_birth)")
+    flat = (edges.reshape(t, m, k) + n * np.arange(t)[:, None, None]).reshape(t * m, k)
+    alive = _strip(flat, t * n, np.ones(t * m, dtype=bool))
+    core = np.flatnonzero(alive)  # by sequence, then by index
+    left = np.bincount(core // m, minlength=t)  # hyperedges still in each core
+    top = np.searchsorted(core, m * np.arange(t)) + left - 1  # the latest of each core
+    birth = np.full(t, m + 1, dtype=np.int64)
+    deg, total = _degrees(flat, t * n, alive)
+    seen_e, seen_v = np.empty(t * m, dtype=np.int64), np.empty(t * n, dtype=np.int64)
+    leaves = np.zeros(0, dtype=np.int64)
+    while True:
+        if leaves.size:  # one round of stripping in every sequence that has leaves
+            gone = _first_of(total[leaves], seen_e)
+            alive[gone] = False
+            left -= np.bincount(gone // m, minlength=t)
+            touched = _remove(flat, gone, deg, total)
+            leaves = _first_of(touched[deg[touched] == 1], seen_v)
+        ready = (left >= min_size) & (np.bincount(leaves // n, minlength=t) == 0)
+        if not ready.any():
+            if leaves.size:
+                continue
+            break
+        seq = np.flatnonzero(ready)
+        while True:  # skip the hyperedges that stripping has removed
+            dead = ~alive[core[top[seq]]]
+            if not dead.any():
+                break
+            top[seq[dead]] -= 1
+        gone = core[top[seq]]
+        top[seq] -= 1
+        birth[seq] = gone % m + 1  # final once the core falls below min_size
+        alive[gone] = False
+        left[seq] -= 1
+        touched = _remove(flat, gone, deg, total)
+        leaves = _first_of(np.concatenate([leaves, touched[deg[touched] == 1]]), seen_v)
+    return birth.reshape(lead) if lead else int(birth[0])
+
+
+def core_threshold(k: int) -> float:
+    """Edge density :math:`G^*_k` at which the 2-core of a random k-uniform hypergraph appears.
+
+    :math:`G^*_k = \\min_{s>0} s / (k(1-e^{-s})^{k-1}) = 1/R^*(x^k)` (eq-em-core), with s = aq the
+    Poisson load of a text; the minimiser solves :math:`e^s - 1 = (k-1)s`, found by bracketing
+    root search. For k = 2 the minimum is the limit s -> 0, :math:`G^*_2 = 1/2`, returned as such.
+    """
+    k = check_int(k, "k", 2, maximum=2**62)
+    if k == 2:
+        return 0.5
+    top = 2.0 * np.log(k) + 5.0  # e^top - 1 > (k - 1) top: the root lies below
+    x = brentq(lambda z: np.expm1(z) - (k - 1) * z, 1e-3, top, xtol=1e-15, rtol=1e-15)
+    return float(x / (k * (-np.expm1(-x)) ** (k - 1)))
+
+
+def critical_ratios(
+    n_texts: int, k: int, trials: int, rng: np.random.Generator, min_core: float = 0.1
+) -> np.ndarray:
+    """The critical R of ``trials`` random E1 graphs with :math:`\\Lambda = x^k` (eq-em-fss).
+
+    Each trial fixes ``n_texts`` texts and adds skills (hyperedges of k texts) one at a time.
+    The learner fails once the 2-core holds ``min_core * n_texts`` skills or more (a giant core;
+    smaller cores are the rare small stopping sets); if that first happens at the m-th skill,
+    the graph's critical ratio is ``n_texts / (m - 1/2)``: at every R above it (fewer skills)
+    the learner learns all but a few skills, at every R below it, it does not; the half puts
+    it midway between the two.
+    """
+    n_texts = check_int(n_texts, "n_texts", 1, maximum=2**62)
+    k = check_int(k, "k", 3, maximum=n_texts)
+    trials = check_int(trials, "trials", 1, maximum=10**6)
+    check_generator(rng, "rng")
+    min_core = check_scalar(min_core, "min_core", minimum=0.0, maximum=1.0, include_min=False)
+    size = max(1, int(np.ceil(min_core * n_texts)))
+    # 2.5 sqrt(n) hyperedges above G* n is more than five standard deviations of the birth
+    m = int(np.ceil(n_texts * core_threshold(k) + 2.5 * np.sqrt(n_texts))) + k
+    check_memory(8 * 8 * m * k + 8 * trials, f"critical ratios of {n_texts} texts (n_texts, k)")
+    out = np.empty(trials)
+    batch = max(1, 2_000_000 // (m * k))
+    for first in range(0, trials, batch):
+        count = min(batch, trials - first)
+        seqs = np.stack([sample_hypergraph(n_texts, m, k, rng) for _ in range(count)])
+        births = np.atleast_1d(core_birth(seqs, n_texts, size))
+        for j in np.flatnonzero(births > m):  # no core yet: extend the same sequence
+            seq = seqs[j]
+            while births[j] > seq.shape[0]:
+                seq = np.concatenate([seq, sample_hypergraph(n_texts, m, k, rng)])
+                births[j] = core_birth(seq, n_texts, size)
+        out[first : first + count] = n_texts / (births - 0.5)
+    return out
+
+
+def _check_exit(x: object, skill_degrees: object) -> tuple[np.ndarray, np.ndarray]:
+    x = check_array(x, "x", allow_empty=True)
+    if np.any((x <= 0) | (x > 1)):
+        raise ValueError(f"x must lie in (0, 1], got values from {x.min():g} to {x.max():g}")
+    return x, _check_degrees(skill_degrees, "skill_degrees")
+
+
+def exit_curves(
+    x: np.ndarray | float, R: float, skill_degrees: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two curves of the EXIT chart of E1 with the 1-skill learner (eq-em-exit).
+
+    ``x`` is the probability that a text teaches the skill at the end of an edge, 1 - p.
+    Returns ``(skill, text_inverse)``: the skill side's answer :math:`1 - \\lambda(1 - x)`, the
+    probability that a skill is learned through its other texts (1 - q), and the inverse of the
+    text side, :math:`1 + R\\ln(x)/\\Lambda'(1)`, the 1 - q at which texts teach with
+    probability x. Density evolution climbs the staircase between the two curves.
+    """
+    x, c = _check_exit(x, skill_degrees)
+    R = check_scalar(R, "R", minimum=0.0, include_min=False)
+    return 1.0 - _polyval(1.0 - x, _edge_coeffs(c)), 1.0 + R * np.log(x) / mean_degree(c)
+
+
+def _exit_gap(x: np.ndarray, R: float, c: np.ndarray) -> np.ndarray:
+    """Skill curve minus inverse text curve, :math:`-R\\ln(x)/\\Lambda'(1) - \\lambda(1-x)`.
+
+    Written without the two 1s that cancel, so that it keeps its digits as x -> 1.
+    """
+    return -R * np.log(x) / mean_degree(c) - _polyval(1.0 - x, _edge_coeffs(c))
+
+
+def _tunnel_open(R: float, x: np.ndarray, c: np.ndarray) -> bool:
+    """Whether the skill curve lies above the inverse text curve at every x in (0, 1)."""
+    gap = _exit_gap(x, R, c)
+    if np.any(gap <= 0):
+        return False
+    dips = np.flatnonzero((gap[1:-1] <= gap[:-2]) & (gap[1:-1] <= gap[2:])) + 1
+    for i in dips:  # a dip narrower than the grid: minimise between the neighbours
+        res = minimize_scalar(
+            lambda z: float(_exit_gap(z, R, c)),
+            bounds=(x[i - 1], x[i + 1]),
+            method="bounded",
+            options={"xatol": 1e-13},
+        )
+        if res.fun <= 0:
+            return False
+    return True
+
+
+def exit_threshold(skill_degrees: np.ndarray, points: int = 20001) -> float:
+    """The smallest R at which the EXIT tunnel of E1 (1-skill learner) is open (eq-em-exit).
+
+    Open means the skill curve of :func:`exit_curves` lies strictly above the inverse text curve
+    on all of (0, 1), so that the staircase climbs to x = 1 (every skill learned). The curves are
+    compared on ``points`` grid points, every local minimum of their gap is refined by a scalar
+    search, and R is bisected to about 1e-14 relative. Needs :math:`\\Lambda_1 = 0` (a skill of
+    degree one is never learned when its text holds another unlearned skill; the tunnel then
+    never opens up to x = 1) and returns ``inf`` otherwise. Where R(p) has a later, higher
+    maximum than its first one, the tunnel opens above the jump :func:`threshold_e1` returns.
+    """
+    c = _check_degrees(skill_degrees, "skill_degrees")
+    points = check_int(points, "points", 3, maximum=10**7)
+    check_memory(8 * 6 * points, f"an EXIT chart of points={points}")
+    if c[1] > 0:
+        return float("inf")
+    t = np.linspace(0.0, 1.0, points)[1:-1]
+    x = np.unique(np.concatenate([t, 1 - np.logspace(-12, -2, 200), np.logspace(-12, -2, 200)]))
+    lo, hi = 0.0, mean_degree(c)  # R(p) <= Λ'(1): λ(p) <= p when λ(0) = 0, and -ln(1-p) >= p
+    while not _tunnel_open(hi, x, c):
+        lo, hi = hi, 2 * hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi) or hi - lo <= 1e-15 * hi:
+            break
+        lo, hi = (lo, mid) if _tunnel_open(mid, x, c) else (mid, hi)
+    return float(hi)
+
+
 # ----------------------------------------------------------------- testing error, scaling
 def testing_error(u: np.ndarray | float, test_degrees: np.ndarray) -> np.ndarray:
     """Testing error :math:`\\epsilon = 1 - \\Psi_{test}(1-u)` (eq-em-test).
@@ -720,8 +1110,9 @@ def association_giant_theory(
 ) -> float:
     """Giant-component fraction under independent site occupation (eq-emb-giant).
 
-    Solves :math:`x = \\psi(y)`, :math:`y = 1-\\phi+\\phi\\lambda(x)` from x = 0 and returns
-    :math:`\\phi(1-\\Lambda(x))`; a giant exists iff :math:`\\phi\\lambda'(1)\\psi'(1) > 1`.
+    Solves :math:`x = \\psi(y)`, :math:`y = 1-\\ell+\\ell\\lambda(x)` from x = 0 and returns
+    :math:`\\ell(1-\\Lambda(x))`, with ``occupied`` the learned fraction :math:`\\ell`; a giant
+    exists iff :math:`\\ell\\lambda'(1)\\psi'(1) > 1`.
     """
     cs = _check_degrees(skill_degrees, "skill_degrees")
     ct = _check_degrees(text_degrees, "text_degrees")
@@ -760,7 +1151,12 @@ _SYLLABLES = np.array([c + v for c in "bdfgklmnprstvz" for v in "aeiou"])
 def make_lexicon(
     n_skills: int, rng: np.random.Generator, words: int = 4, vocabulary: int = 2000
 ) -> list[str]:
-    """A surface phrase for each skill: ``words`` words from a random ``vocabulary``."""
+    """A surface phrase for each skill: ``words`` words from a random ``vocabulary``.
+
+    The vocabulary holds ``vocabulary`` pseudo-words of three syllables, each drawn uniformly
+    from 70 (14 consonants times 5 vowels), so a few words can repeat; each phrase draws its
+    words uniformly from the vocabulary.
+    """
     n_skills = check_int(n_skills, "n_skills", 1)
     words = check_int(words, "words", 1)
     vocabulary = check_int(vocabulary, "vocabulary", 1)
