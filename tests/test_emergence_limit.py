@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.special import gammaincc
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import gammaincc, gammainccinv
 
 from llmtheory import emergence as em
 
-CLOSE = 1e-7  # how close the iterates must come to the library's limit
+CLOSE = 1e-7  # how close the iterates must come to the library's limit (iterations are finite)
+BRANCH = 1e-6  # agreement with the upper-branch root of the oracle below (root finding near a
+# peak at R*(1 - delta) moves the root by about sqrt(rounding / curvature), under 1e-6 here)
 
 
 def iterate_e1(R, c, K=1, phi=1.0, b=0.0, steps=200_000):
@@ -137,3 +140,77 @@ def test_no_degree_one_texts_learn_nothing():
     """Without degree-1 texts q = 1 is fixed: nothing is learned at any R."""
     c = np.array([0.0, 0.0, 0.5, 0.5])
     np.testing.assert_array_equal(em.de_e2(np.array([0.5, 5.0, 50.0]), c), 1.0)
+
+
+def upper_branch_e1(R, c, K=1, phi=1.0, b=0.0):
+    """Independent oracle: u on the branch reached from q = 1, for R below the first peak.
+
+    Uses the p-parametrisation of eq-em-rstar, R(p) = Λ'(1)λ(p)/(P_suc^{-1}(1-p) - b), with
+    the inverse of P_suc from scipy (the library uses the load s and no inverse): the first
+    local maximum of R(p) scanning p down from 1 is located on a grid and refined, and the
+    crossing R(p) = R is bracketed between that maximum and 1.
+    """
+    lam, lam1 = em._edge_coeffs(c), em.mean_degree(c)
+    p_lo = 1 - phi * gammaincc(K, b)
+
+    def curve(p):
+        s = gammainccinv(K, np.clip((1 - p) / phi, 0, 1)) - b
+        return lam1 * np.polynomial.polynomial.polyval(p, lam) / s
+
+    p = p_lo + (1 - p_lo) * (1 - np.logspace(-9, 0, 40001))[:-1]  # from near 1 downwards
+    r = curve(p)
+    m = int(np.flatnonzero(np.diff(r) < 0)[0])  # first grid maximum scanning down
+    peak = minimize_scalar(
+        lambda x: -curve(x), bounds=(p[m + 1], p[m - 1]), method="bounded", options={"xatol": 1e-15}
+    )
+    root = brentq(lambda x: curve(x) - R, peak.x, p[0], xtol=1e-16, rtol=1e-15)
+    return float(np.polynomial.polynomial.polyval(root, c)), -peak.fun
+
+
+@pytest.mark.parametrize("delta", [1e-8, 1e-10, 3e-12])
+def test_e1_near_a_cusp(delta):
+    """Λ = αx + (1-α)x³ close to the α where the jump disappears: the peak of R(p) is only
+    6e-10 (relative) above the following minimum, closer than the grid step."""
+    alpha = 0.22463807
+    c = np.array([0.0, alpha, 0.0, 1 - alpha])
+    r_star = em.threshold_e1(c)
+    u_oracle, r_peak = upper_branch_e1(r_star * (1 - delta), c)
+    assert r_star == pytest.approx(r_peak, rel=1e-12)
+    assert float(em.de_e1(r_star * (1 - delta), c)) == pytest.approx(u_oracle, abs=BRANCH)
+    assert float(em.de_e1(r_star * (1 + delta), c)) < u_oracle - 5e-4  # it jumps past R*
+
+
+@pytest.mark.parametrize("j", [3, 5, 7])
+def test_e2_near_the_cusp_of_poisson_texts(j):
+    """Poisson(e + 10^-j) texts: the two roots of q ln(1/q) = 1/d merge as d -> e."""
+    d = np.e + 10.0**-j
+    c = em.poisson_degrees(d)
+    r_star = em.threshold_e2(c)
+    assert r_star == pytest.approx(em.threshold_e2_poisson(d), rel=1e-12)
+    q2 = brentq(lambda q: q * np.log(1 / q) - 1 / d, 1 / np.e, 1 - 1e-15, xtol=1e-16)
+    R = r_star * (1 - 1e-10)
+    upper = brentq(lambda q: np.exp(d * q) * np.log(1 / q) / d - R, q2, 1 - 1e-15, xtol=1e-16)
+    assert float(em.de_e2(R, c)) == pytest.approx(upper, abs=BRANCH)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    w=degrees,
+    K=st.integers(1, 3),
+    phi=st.sampled_from([1.0, 0.8]),
+    b=st.sampled_from([0.0, 0.2]),
+)
+def test_e1_just_below_a_jump_against_the_oracle(w, K, phi, b):
+    """Within 1e-10 of R*, where iterating would take millions of rounds: the library against
+    the independent upper-branch oracle, and a jump just above."""
+    c = _normalise(w)
+    r_star = em.threshold_e1(c, K=K, phi=phi, interference=b)
+    if not np.isfinite(r_star):
+        return  # no threshold: covered by the iteration test
+    below = float(em.de_e1(r_star * (1 - 1e-10), c, K, phi, b))
+    above = float(em.de_e1(r_star * (1 + 1e-10), c, K, phi, b))
+    if below - above < 1e-4:
+        return  # no jump: covered by the iteration test
+    u_oracle, r_peak = upper_branch_e1(r_star * (1 - 1e-10), c, K, phi, b)
+    assert r_star == pytest.approx(r_peak, rel=1e-10)
+    assert below == pytest.approx(u_oracle, abs=BRANCH)

@@ -371,16 +371,17 @@ def _e1_map(q, a, lam, K, phi, b):
 # ------------------------------------------------------------- the limit of the recursion
 # Both recursions read q <- T_R(q), with T_R continuous and increasing on [0, 1] and
 # T_R(1) <= 1. Iterating from q = 1 therefore decreases to the LARGEST fixed point
-# (eq-em-largest), and that point is the largest q with T_R(q) >= q. Both T_R(q) >= q are
-# equivalent to R <= R(x) for an explicit curve R(x) that does not depend on R (eq-em-rstar,
-# eq-em-rstar-e2), where x runs from the top (q = 1) down: x = s = a q - the Poisson load of
-# a text - for E1, and x = t = -ln q for E2. So the limit of the iteration is the FIRST point of
-# the curve, scanning from the top, at which R(x) reaches R. The curve is scanned once on a fine
-# grid; every record peak of it is refined by a scalar search and inserted, so a value of R just
-# below a peak is never missed however narrow the window where T_R(q) >= q; the crossing is then
-# bisected to machine precision between two neighbouring points where R(x) < R and R(x) >= R.
-
-_DIP = 1e-9  # a record of R(x) is a peak when the curve later falls this far (relative) below it
+# (eq-em-largest), the largest q with T_R(q) >= q. T_R(q) >= q is equivalent to R <= R(x) for
+# an explicit curve R(x) that does not depend on R (prop-em-limit), where x runs from the top
+# (q = 1) down: x = s = a q, the Poisson load of a text, for E1, and x = t = -ln q for E2. So
+# the limit is the FIRST point of the curve, scanning from the top, at which R(x) reaches R.
+# The curve is scanned once on a fine grid together with its log-derivative h(x), taken in the
+# scan direction. Every extremum of R is a zero of h; zeros are located where h changes sign
+# between grid points and, where h has a grid-local extremum without a sign change, by a scalar
+# search of h in the two neighbouring cells (a maximum and a minimum of R closer together than
+# the grid step). All of them are inserted into the scan, so R is monotone between scanned
+# points: a binary search of the scan's running maximum then brackets the first crossing of
+# each R, and bisection locates it to machine precision.
 
 
 def _scan(n: int = 20001) -> np.ndarray:
@@ -391,39 +392,66 @@ def _scan(n: int = 20001) -> np.ndarray:
     return np.unique(t)
 
 
-def _record_peaks(r: np.ndarray) -> list[int]:
-    """Indices of the grid maxima of R(x) that a later stretch falls below (the jumps)."""
-    run = np.maximum.accumulate(r)
-    dip = r < run * (1 - _DIP)
-    starts = np.flatnonzero(dip & ~np.concatenate([[False], dip[:-1]]))
-    return [int(np.flatnonzero(r[:s] == run[s - 1])[-1]) for s in starts]
+def _zeros(x: np.ndarray, hv: np.ndarray, h_of) -> list[tuple[float, bool]]:
+    """The zeros of h between the scanned points x (values hv), as (zero, is a maximum of R).
 
-
-def _peak(x: np.ndarray, r: np.ndarray, r_of, m: int) -> tuple[float, float]:
-    """The maximum of R(x) between the grid neighbours of grid point ``m``, as (x, R)."""
-    lo, hi = sorted((x[max(m - 1, 0)], x[min(m + 1, x.size - 1)]))
-    res = minimize_scalar(
-        lambda z: -float(r_of(np.asarray(z))),
-        bounds=(lo, hi),
-        method="bounded",
-        options={"xatol": 1e-14 * max(1.0, abs(hi))},
-    )
-    return (float(res.x), float(-res.fun)) if -res.fun > r[m] else (float(x[m]), float(r[m]))
-
-
-def _curve(x: np.ndarray, r_of) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
-    """Scan R(x) along ``x`` (from the top down) and insert its refined record peaks.
-
-    Returns the points ``(x, r)`` in scan order and the peaks as ``(x, R)`` pairs.
+    A zero where h turns from positive to negative in the scan direction is a maximum of R.
     """
-    r = r_of(x)
-    peaks = [_peak(x, r, r_of, m) for m in _record_peaks(r)]
-    if peaks:
-        px, pr = np.array(peaks).T
-        direction = np.sign(x[-1] - x[0])
-        order = np.argsort(direction * np.concatenate([x, px]), kind="stable")
-        x, r = np.concatenate([x, px])[order], np.concatenate([r, pr])[order]
-    return x, r, peaks
+    found = []
+    sign = np.sign(hv)
+    for j in np.flatnonzero(sign[:-1] * sign[1:] < 0):
+        found.append((_root(h_of, x[j], x[j + 1]), bool(hv[j] > 0)))
+    # two zeros within two cells show as a grid-local extremum of h of one sign that is close
+    # to zero: a parabola dipping below zero between the neighbours has |h| at the middle point
+    # at most a quarter of its larger change to a neighbour (rounding noise is far from zero)
+    inner = np.arange(1, x.size - 1)
+    change = np.maximum(np.abs(hv[inner] - hv[inner - 1]), np.abs(hv[inner + 1] - hv[inner]))
+    near = np.abs(hv[inner]) <= 2 * change
+    low = (hv[inner] <= hv[inner - 1]) & (hv[inner] <= hv[inner + 1]) & (hv[inner] > 0)
+    high = (hv[inner] >= hv[inner - 1]) & (hv[inner] >= hv[inner + 1]) & (hv[inner] < 0)
+    for j in inner[(low | high) & near]:
+        side = 1.0 if hv[j] > 0 else -1.0  # search for a minimum of side * h below zero
+        lo, hi = sorted((x[j - 1], x[j + 1]))
+        res = minimize_scalar(
+            lambda z, side=side: side * float(h_of(np.asarray(z))),
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": 1e-15 * max(1.0, hi)},
+        )
+        if res.fun < 0:  # h changes sign twice: a maximum and a minimum of R
+            first = _root(h_of, x[j - 1], res.x)  # the zero met first in the scan
+            found += [(first, side > 0), (_root(h_of, res.x, x[j + 1]), side < 0)]
+    return found
+
+
+def _root(h_of, a: float, b: float) -> float:
+    """The zero of h between a and b (h changes sign there)."""
+    lo, hi = sorted((float(a), float(b)))
+    return brentq(lambda z: float(h_of(np.asarray(z))), lo, hi, xtol=1e-300, rtol=1e-15)
+
+
+def _curve(x: np.ndarray, r_of, h_of):
+    """Scan R(x) along ``x`` (from the top down) with every extremum of R inserted.
+
+    ``h_of`` is d ln R/dx in the scan direction. Returns the points ``(x, r)`` in scan order
+    and the maxima of R as ``(x, R)`` pairs, in scan order.
+    """
+    zeros = _zeros(x, h_of(x), h_of)
+    if not zeros:
+        return x, r_of(x), []
+    z = np.array([zero for zero, _ in zeros])
+    peak = np.array([is_max for _, is_max in zeros])
+    direction = np.sign(x[-1] - x[0])
+    order = np.argsort(direction * z, kind="stable")
+    z, peak = z[order], peak[order]
+    rz = r_of(z)
+    xs = np.concatenate([x, z])
+    order = np.argsort(direction * xs, kind="stable")
+    return (
+        xs[order],
+        np.concatenate([r_of(x), rz])[order],
+        list(zip(z[peak], rz[peak], strict=True)),
+    )
 
 
 def _first_reach(R: np.ndarray, x: np.ndarray, r: np.ndarray, r_of, steps: int = 64):
@@ -459,13 +487,15 @@ def _check_scan_memory(n: int, what: str) -> None:
 
 
 def _e1_curve(c: np.ndarray, K: int, phi: float, b: float):
-    """The E1 fixed-point curve as a function of the load s = a q (eq-em-rstar).
+    """The E1 fixed-point curve as a function of the load s = a q (eq-em-limit).
 
-    Returns ``(p_of, r_of)``: :math:`p(s) = 1 - \\varphi + \\varphi P(K, b + s)`, the
-    probability that a text's edge is unlearned, and
-    :math:`R(s) = \\Lambda'(1)\\lambda(p(s))/s`, the R at which q = s/a is a fixed point.
+    Returns ``(p_of, r_of, h_of)``: :math:`p(s) = 1 - \\varphi + \\varphi P(K, b + s)`, the
+    probability that a text's edge is unlearned; :math:`R(s) = \\Lambda'(1)\\lambda(p(s))/s`, the
+    R at which q = s/a is a fixed point; and :math:`h = -d\\ln R/ds` (the scan runs down in s).
     """
     lam, lam1 = _edge_coeffs(c), mean_degree(c)
+    dlam = np.polynomial.polynomial.polyder(lam) if lam.size > 1 else np.zeros(1)
+    k_min = int(np.flatnonzero(lam)[0])
 
     def p_of(s):
         return (1.0 - phi) + phi * gammainc(K, b + s)
@@ -474,13 +504,22 @@ def _e1_curve(c: np.ndarray, K: int, phi: float, b: float):
         with np.errstate(divide="ignore", invalid="ignore"):
             return lam1 * _polyval(p_of(s), lam) / s
 
-    return p_of, r_of
+    def h_of(s):
+        p, load = p_of(s), b + s
+        dp = phi * np.exp(-load + (K - 1) * np.log(load) - gammaln(K))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(  # lambda'/lambda; k_min / p where lambda(p) underflows
+                _polyval(p, lam) > 0, _polyval(p, dlam) / _polyval(p, lam), k_min / p
+            )
+        return 1.0 / s - ratio * dp
+
+    return p_of, r_of, h_of
 
 
-def _e1_scan(c: np.ndarray, r_of, s_top: float) -> tuple[np.ndarray, np.ndarray, list]:
-    """Scan the E1 curve from s_top (where R(s) is below every R asked for) down to s = 1e-12."""
+def _e1_scan(r_of, h_of, s_top: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """Scan the E1 curve from s_top (where R(s) is below every R asked for) down to s = 5e-11."""
     s = np.concatenate([[s_top], np.logspace(4, 1.7, 200), 50.0 * _scan()[::-1]])
-    return _curve(np.unique(s)[::-1], r_of)
+    return _curve(np.unique(s)[::-1], r_of, h_of)
 
 
 def de_e1_trajectory(
@@ -532,17 +571,18 @@ def de_e1(
     :math:`R \\le R(s) = \\Lambda'(1)\\lambda(p(s))/s`, a curve that does not depend on R, and
     R(s) < R for s > a because :math:`\\lambda \\le 1`. So :math:`q^\\infty = s^\\star/a` with
     :math:`s^\\star` the first s, scanning down from the top, where R(s) reaches R (0 if none).
-    The curve is scanned once with its record peaks refined and inserted, the first crossing is
-    located on its running maximum and bisected to machine precision (``_first_reach``).
-    The result equals the limit of the iteration except within about 1e-13 (relative) of a
-    jump R*, closer than the rounding of R(s).
+    The curve is scanned once with every extremum inserted (zeros of its log-derivative,
+    ``_zeros``), so it is monotone between scanned points; the first crossing is located on the
+    running maximum and bisected to machine precision (``_first_reach``). No tolerance on the
+    depth of a dip enters; the one assumption is that the log-derivative does not change sign
+    more than twice within two grid cells, a property of the curve, not of R.
     """
     R, c, K, phi, b = _de_args(R, skill_degrees, K, phi, interference)
     _check_scan_memory(R.size, "de_e1")
-    p_of, r_of = _e1_curve(c, K, phi, b)
+    p_of, r_of, h_of = _e1_curve(c, K, phi, b)
     R_flat = R.ravel()
     s_top = 2.0 * mean_degree(c) / R_flat.min() if R_flat.size else 1.0
-    s, r, _ = _e1_scan(c, r_of, max(s_top, 2e4))
+    s, r, _ = _e1_scan(r_of, h_of, max(s_top, 2e4))
     s_star = _first_reach(R_flat, s, r, r_of)
     # no crossing: the limit is q = 0 (every point of the curve is below R)
     p = p_of(np.where(np.isnan(s_star), 0.0, s_star))
@@ -576,21 +616,29 @@ def de_e2_trajectory(
 
 
 def _e2_curve(c: np.ndarray):
-    """The E2 fixed-point curve :math:`R(t) = t/(\\Psi'(1)\\psi(1 - e^{-t}))`, t = -ln q
-    (eq-em-rstar-e2): the R at which q = e^{-t} is a fixed point."""
+    """The E2 fixed-point curve in t = -ln q (eq-em-limit): ``(r_of, h_of)`` with
+    :math:`R(t) = t/(\\Psi'(1)\\psi(1 - e^{-t}))`, the R at which q = e^{-t} is a fixed point,
+    and :math:`h = d\\ln R/dt`."""
     m, psi = mean_degree(c), _edge_coeffs(c)
+    dpsi = np.polynomial.polynomial.polyder(psi) if psi.size > 1 else np.zeros(1)
 
     def r_of(t):
         with np.errstate(divide="ignore", invalid="ignore"):
             return t / (m * _polyval(-np.expm1(-t), psi))
 
-    return r_of
+    def h_of(t):
+        y = -np.expm1(-t)
+        with np.errstate(divide="ignore"):
+            return 1.0 / t - _polyval(y, dpsi) * np.exp(-t) / _polyval(y, psi)
+
+    return r_of, h_of
 
 
-def _e2_scan(r_of) -> tuple[np.ndarray, np.ndarray, list]:
+def _e2_scan(r_of, h_of) -> tuple[np.ndarray, np.ndarray, list]:
     """Scan the E2 curve from t = 0 (q = 1) to t = 800 (q below the smallest double)."""
-    t = np.concatenate([[0.0], 40.0 * _scan(), np.linspace(40.0, 800.0, 400)])
-    return _curve(np.unique(t), r_of)
+    t = np.concatenate([40.0 * _scan(), np.linspace(40.0, 800.0, 400)])
+    x, r, peaks = _curve(np.unique(t), r_of, h_of)
+    return np.concatenate([[0.0], x]), np.concatenate([[0.0], r]), peaks
 
 
 def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) -> np.ndarray:
@@ -609,8 +657,8 @@ def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) ->
     if c[1] == 0:
         q_gap = np.zeros_like(ct)  # 1 - q at q = 1
     else:
-        r_of = _e2_curve(c)
-        t, r, _ = _e2_scan(r_of)
+        r_of, h_of = _e2_curve(c)
+        t, r, _ = _e2_scan(r_of, h_of)
         t_star = _first_reach(R.ravel(), t, r, r_of)
         q_gap = np.where(np.isnan(t_star), 1.0, -np.expm1(-np.nan_to_num(t_star)))
     log_u = -ct * edge_pgf(c, q_gap)
@@ -632,10 +680,10 @@ def threshold_e1(
     c = _check_degrees(skill_degrees, "skill_degrees")
     K, phi = _check_learner(K, phi)
     b = check_scalar(interference, "interference", minimum=0.0)
-    p_of, r_of = _e1_curve(c, K, phi, b)
-    s, r, peaks = _e1_scan(c, r_of, 2e4)
+    p_of, r_of, h_of = _e1_curve(c, K, phi, b)
+    s, r, peaks = _e1_scan(r_of, h_of, 2e4)
     if peaks:
-        return peaks[0][1]
+        return float(peaks[0][1])
     # continuous: R(s) rises towards s -> 0; finite limit only if lambda(p(0)) = 0
     return float(r[-1]) if _polyval(p_of(0.0), _edge_coeffs(c)) == 0 else float("inf")
 
@@ -650,8 +698,8 @@ def threshold_e2(text_degrees: np.ndarray) -> float:
     c = _check_degrees(text_degrees, "text_degrees")
     if c[1] == 0:
         return float("inf")
-    _, _, peaks = _e2_scan(_e2_curve(c))
-    return peaks[0][1] if peaks else float("inf")
+    _, _, peaks = _e2_scan(*_e2_curve(c))
+    return float(peaks[0][1]) if peaks else float("inf")
 
 
 def threshold_e2_poisson(d: float) -> float:
@@ -985,7 +1033,8 @@ def exit_curves(
     Returns ``(skill, text_inverse)``: the skill side's answer :math:`1 - \\lambda(1 - x)`, the
     probability that a skill is learned through its other texts (1 - q), and the inverse of the
     text side, :math:`1 + R\\ln(x)/\\Lambda'(1)`, the 1 - q at which texts teach with
-    probability x. Density evolution climbs the staircase between the two curves.
+    probability x. Density evolution climbs the staircase between the two curves; their
+    areas obey eq-em-exit-area.
     """
     x, c = _check_exit(x, skill_degrees)
     R = check_scalar(R, "R", minimum=0.0, include_min=False)
@@ -1019,15 +1068,19 @@ def _tunnel_open(R: float, x: np.ndarray, c: np.ndarray) -> bool:
 
 
 def exit_threshold(skill_degrees: np.ndarray, points: int = 20001) -> float:
-    """The smallest R at which the EXIT tunnel of E1 (1-skill learner) is open (eq-em-exit).
+    """The smallest R at which the EXIT tunnel of E1 (1-skill learner) is open (eq-em-exit-sup).
 
     Open means the skill curve of :func:`exit_curves` lies strictly above the inverse text curve
-    on all of (0, 1), so that the staircase climbs to x = 1 (every skill learned). The curves are
-    compared on ``points`` grid points, every local minimum of their gap is refined by a scalar
-    search, and R is bisected to about 1e-14 relative. Needs :math:`\\Lambda_1 = 0` (a skill of
-    degree one is never learned when its text holds another unlearned skill; the tunnel then
-    never opens up to x = 1) and returns ``inf`` otherwise. Where R(p) has a later, higher
-    maximum than its first one, the tunnel opens above the jump :func:`threshold_e1` returns.
+    on all of (0, 1), so that the staircase climbs to x = 1 (every skill learned). With p = 1 - x
+    that is R > R(p) for every p, so the value returned is :math:`\\sup_{0<p<1} R(p)`, the larger
+    of the highest interior maximum of R(p) and its limit :math:`2\\Lambda_2` at p -> 0: the ratio
+    beyond which every skill is learned. It equals the jump :func:`threshold_e1` returns only when
+    the first record maximum of R(p) is global and above :math:`2\\Lambda_2` (for
+    :math:`0.6x^2+0.4x^8` it is 1.2 against a jump at 1.144). The curves are compared on
+    ``points`` grid points, every local minimum of their gap is refined by a scalar search, and R
+    is bisected to about 1e-14 relative. Needs :math:`\\Lambda_1 = 0` (a skill of degree one is
+    never learned when its text holds another unlearned skill; the tunnel then never opens up to
+    x = 1) and returns ``inf`` otherwise.
     """
     c = _check_degrees(skill_degrees, "skill_degrees")
     points = check_int(points, "points", 3, maximum=10**7)
