@@ -96,7 +96,7 @@ def _check_degrees(coeffs: object, name: str) -> np.ndarray:
 
 
 def _check_learner(K: object, phi: object) -> tuple[int, float]:
-    K = check_int(K, "K", 1)
+    K = check_int(K, "K", 1, maximum=10**6)
     phi = check_scalar(phi, "phi", minimum=0.0, maximum=1.0, include_min=False)
     return K, phi
 
@@ -708,11 +708,12 @@ def threshold_e2_poisson(d: float) -> float:
     :math:`R^* = e^{dq_2}/(d^2 q_2)` with :math:`q_2\\ln(1/q_2)=1/d` and :math:`q_2 > 1/e`;
     defined for d > e, returns ``inf`` otherwise (no jump).
     """
-    d = check_scalar(d, "d", minimum=0.0)
+    d = check_scalar(d, "d", minimum=0.0, maximum=1e6)  # q2 = 1 - O(1/d) is resolved to 1e6
     if d <= np.e:
         return float("inf")
     q2 = brentq(lambda q: q * np.log(1 / q) - 1 / d, 1 / np.e, 1 - 1e-15)
-    return float(np.exp(d * q2) / (d * d * q2))
+    with np.errstate(over="ignore"):  # beyond d of about 700, R* exceeds the largest double
+        return float(np.exp(d * q2) / (d * d * q2))
 
 
 # ------------------------------------------------------------------------------ scaling laws
@@ -755,8 +756,9 @@ def zipf_learning_curve(
     """Simulated unlearned skill mass after each of ``n_texts`` training texts (eq-em-zipf-law).
 
     One stream of ``max(n_texts)`` texts, each holding one skill drawn independently with
-    probability :math:`f_i = i^{-(1+\\gamma)}/\\zeta(1+\\gamma)` (E2 with :math:`\\Psi(x)=x`
-    and Zipf skill frequencies, so peeling learns exactly the skills that appear); a skill
+    probability :math:`f_i = i^{-(1+\\gamma)}/\\zeta(1+\\gamma)` (the ensemble Z of the chapter,
+    not E2: E2 draws skills uniformly; with one skill per text peeling learns exactly the
+    skills that appear); a skill
     is learned once it has appeared ``min_count`` times. Returns
     :math:`\\sum_{i\\ \\text{unlearned}} f_i` after the first n texts, for each n (nested
     prefixes of the one stream).
@@ -1165,20 +1167,22 @@ def association_giant_theory(
 
     Solves :math:`x = \\psi(y)`, :math:`y = 1-\\ell+\\ell\\lambda(x)` from x = 0 and returns
     :math:`\\ell(1-\\Lambda(x))`, with ``occupied`` the learned fraction :math:`\\ell`; a giant
-    exists iff :math:`\\ell\\lambda'(1)\\psi'(1) > 1`.
+    exists iff :math:`\\ell\\lambda'(1)\\psi'(1) > 1`. The iteration stops at a fixed point
+    or after ``iterations`` rounds; at the critical point itself (branching factor exactly 1)
+    it converges only as O(1/i), so there the value is off by about 1/``iterations``.
     """
     cs = _check_degrees(skill_degrees, "skill_degrees")
     ct = _check_degrees(text_degrees, "text_degrees")
-    phi = check_scalar(occupied, "occupied", minimum=0.0, maximum=1.0)
+    ell = check_scalar(occupied, "occupied", minimum=0.0, maximum=1.0)
     iterations = _check_iterations(iterations, 1)
     lam, psi = _edge_coeffs(cs), _edge_coeffs(ct)
     x = 0.0
     for _ in range(iterations):
-        x_next = _polyval(1 - phi + phi * _polyval(x, lam), psi)
+        x_next = _polyval(1 - ell + ell * _polyval(x, lam), psi)
         if x_next == x:
             break  # a fixed point: further iterations change nothing
         x = x_next
-    return float(phi * (1 - pgf(cs, x)))
+    return float(ell * (1 - pgf(cs, x)))
 
 
 # ---------------------------------------------------------------- semantic compression

@@ -22,6 +22,7 @@ import numpy as np
 from .emergence import SkillTextGraph, pgf
 from .validation import (
     check_array,
+    check_bool,
     check_generator,
     check_instance,
     check_int,
@@ -37,6 +38,7 @@ __all__ = [
     "decode_corpus",
     "deflate_bits",
     "deflate_match_bits",
+    "deflate_texts",
     "encode_corpus",
     "end_to_end_success",
     "hamming74_block_success",
@@ -155,8 +157,8 @@ def lexicon_zdict(lexicon: Sequence[str], size: int = ZDICT_SIZE) -> tuple[bytes
     return (", " + "".join(p + ", " for p in lexicon[first:])).encode(), first
 
 
-def deflate_bits(texts: Sequence[str], zdict: bytes | None = None, level: int = 9) -> np.ndarray:
-    """Bits of each text compressed alone as a raw deflate stream (no zlib header/checksum).
+def deflate_texts(texts: Sequence[str], zdict: bytes | None = None, level: int = 9) -> list[bytes]:
+    """Each text compressed alone as a raw deflate stream (no zlib header/checksum).
 
     With ``zdict`` every text is compressed with that preset dictionary (eq-emb-deflate).
     """
@@ -167,11 +169,16 @@ def deflate_bits(texts: Sequence[str], zdict: bytes | None = None, level: int = 
         raise ValueError("zdict must not be empty (use None for no dictionary)")
     level = check_int(level, "level", 0, maximum=9)
     extra = {} if zdict is None else {"zdict": zdict}
-    out = np.empty(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
+    out = []
+    for text in texts:
         c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, **extra)
-        out[i] = 8 * len(c.compress(text.encode()) + c.flush())
+        out.append(c.compress(text.encode()) + c.flush())
     return out
+
+
+def deflate_bits(texts: Sequence[str], zdict: bytes | None = None, level: int = 9) -> np.ndarray:
+    """Bits of each text compressed alone by :func:`deflate_texts` (eq-emb-deflate)."""
+    return 8 * np.array([len(c) for c in deflate_texts(texts, zdict, level)], dtype=np.int64)
 
 
 def deflate_match_bits(length: np.ndarray, distance: np.ndarray) -> np.ndarray:
@@ -332,13 +339,16 @@ def semantic_link(
     receiver: np.ndarray,
     eta: float,
     rng: np.random.Generator,
+    per_skill: bool = False,
 ) -> np.ndarray:
     """Send each text as its skill indices; True where the receiver understands it.
 
     The sender encodes a text only if it has learned all its skills; each index is a word
     of :math:`4\\lceil \\log_2 N_s / 4\\rceil` bits sent as Hamming(7,4) blocks over a
     BSC(``eta``); the receiver understands the text iff every index arrives intact and it
-    has learned every skill (eq-emb-e2e).
+    has learned every skill (eq-emb-e2e). With ``per_skill`` the result has one flag per
+    skill slot of the concatenated texts instead: True where that skill is learned by both
+    ends and its index arrives intact (the per-skill fidelity, :math:`\\ell_{AB}c`).
     """
     texts, owner = _check_corpus(texts)
     n_skills = check_int(n_skills, "n_skills", 2)
@@ -351,6 +361,7 @@ def semantic_link(
         )
     eta = _check_eta(eta)
     rng = check_generator(rng, "rng")
+    per_skill = check_bool(per_skill, "per_skill")
     skills = np.concatenate(texts)
     if skills.max() >= n_skills:
         raise ValueError(f"texts must hold skills below n_skills ({n_skills})")
@@ -359,19 +370,32 @@ def semantic_link(
     bits = ((skills[:, None] >> np.arange(width)[None, :]) & 1).astype(np.uint8)
     got = _send_blocks(bits, eta, rng).astype(np.int64) @ (1 << np.arange(width))
     ok = (got == skills) & sender[skills] & receiver[skills]
+    if per_skill:
+        return ok
     return np.bincount(owner, weights=~ok, minlength=len(texts)) == 0
 
 
-def raw_link(texts: Sequence[str], eta: float, rng: np.random.Generator) -> np.ndarray:
-    """Send each surface text as 8 bits a byte, Hamming(7,4)-coded; True where it arrives intact.
+def raw_link(
+    texts: Sequence[str] | Sequence[bytes], eta: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Send each text as 8 bits a byte, Hamming(7,4)-coded; True where it arrives intact.
 
+    ``texts`` are surface texts (sent as UTF-8) or byte strings, such as compressed texts.
     A byte is two blocks, so a text of :math:`n` bytes arrives with probability
     :math:`P_{block}^{2n}` (eq-emb-raw).
     """
-    texts = check_str_list(texts, "texts")
+    if (
+        isinstance(texts, Sequence)
+        and not isinstance(texts, (str, bytes))
+        and len(texts)
+        and all(isinstance(t, bytes) for t in texts)
+    ):
+        payloads = list(texts)
+    else:
+        payloads = [t.encode() for t in check_str_list(texts, "texts")]
     eta = _check_eta(eta)
     rng = check_generator(rng, "rng")
-    data = [np.frombuffer(t.encode(), dtype=np.uint8) for t in texts]
+    data = [np.frombuffer(t, dtype=np.uint8) for t in payloads]
     sizes = np.array([d.size for d in data])
     if sizes.min() == 0:
         raise ValueError("texts must not hold an empty string")
