@@ -202,6 +202,30 @@ def test_exit_tunnel_closes_at_the_threshold():
     assert em.exit_threshold(np.array([0.0, 0.2, 0.0, 0.8])) == np.inf  # Λ_1 > 0
 
 
+def test_exit_threshold_is_the_supremum_not_the_first_jump():
+    """eq-em-exit-sup: the tunnel closes at sup_p R(p), here 2Λ_2, above the first jump R*."""
+    for lam_2, k in ((0.6, 8), (0.9, 20)):
+        c = np.zeros(k + 1)
+        c[[2, k]] = [lam_2, 1 - lam_2]
+        assert em.threshold_e1(c) < 2 * lam_2 - 0.05
+        assert em.exit_threshold(c) == pytest.approx(2 * lam_2, rel=1e-9)
+
+
+def test_exit_curve_areas():
+    """eq-em-exit-area: areas 1 - 1/Λ'(1) (skills) and 1 - (1 - e^-a)/a (texts, where >= 0)."""
+    from scipy.integrate import quad
+
+    irsa = np.zeros(9)
+    irsa[[2, 3, 8]] = [0.5, 0.28, 0.22]
+    for c, ratio in ((X3, 1.3), (irsa, 1.1)):
+        m = em.mean_degree(c)
+        a = m / ratio
+        skill = quad(lambda x, c=c, r=ratio: float(em.exit_curves(x, r, c)[0]), 0, 1)[0]
+        text = quad(lambda x, c=c, r=ratio: float(em.exit_curves(x, r, c)[1]), np.exp(-a), 1)[0]
+        assert skill == pytest.approx(1 - 1 / m, abs=1e-10)
+        assert text == pytest.approx(1 + np.expm1(-a) / a, abs=1e-10)
+
+
 def test_exit_threshold_validates():
     with pytest.raises(ValueError, match="points"):
         em.exit_threshold(X3, points=2)

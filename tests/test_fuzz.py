@@ -641,6 +641,7 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     ),
     "semantic.decode_corpus": lambda: dict(code=5, n_texts=1, n_skills=4, sizes=np.array([1, 2])),
     "semantic.deflate_bits": lambda: dict(texts=["a b, c d.", "c d."], zdict=b", a b, c d, "),
+    "semantic.deflate_texts": lambda: dict(texts=["a b, c d.", "c d."], zdict=b", a b, c d, "),
     "semantic.deflate_match_bits": lambda: dict(
         length=np.array([3, 29]), distance=np.array([1, 20000])
     ),
@@ -663,6 +664,7 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         receiver=np.array([True, True, True]),
         eta=0.1,
         rng=_rng(),
+        per_skill=False,
     ),
     "semantic.texts_of": lambda: dict(graph=_graph()),
     # training

@@ -279,3 +279,40 @@ def test_end_to_end_success_is_the_pgf_and_beats_the_product():
 def test_errors_name_the_parameter(call, name):
     with pytest.raises((ValueError, TypeError), match=name):
         call()
+
+
+# ----------------------------------------------------- compressed payloads, per-skill fidelity
+def test_deflate_texts_round_trip_and_match_deflate_bits():
+    zdict = b", ba de, fi go, "
+    texts = ["ba de, fi go.", "ku la."]
+    packed = sc.deflate_texts(texts, zdict)
+    for t, p in zip(texts, packed, strict=True):
+        d = zlib.decompressobj(-15, zdict=zdict)
+        assert (d.decompress(p) + d.flush()).decode() == t
+    assert sc.deflate_bits(texts, zdict).tolist() == [8 * len(p) for p in packed]
+
+
+def test_raw_link_sends_bytes_like_their_text():
+    texts = ["ba de, fi go.", "ku la."]
+    a = sc.raw_link(texts, 0.05, np.random.default_rng(3))
+    b = sc.raw_link([t.encode() for t in texts], 0.05, np.random.default_rng(3))
+    assert np.array_equal(a, b)
+    assert sc.raw_link([b"\x00\xff"], 0.0, np.random.default_rng(0)).all()
+
+
+def test_semantic_link_per_skill_flags_each_slot():
+    texts = [np.array([0, 1]), np.array([2])]
+    sender = np.array([True, True, False])
+    ok = sc.semantic_link(texts, 3, sender, np.ones(3, bool), 0.0, np.random.default_rng(0), True)
+    assert ok.tolist() == [True, True, False]
+    with pytest.raises(TypeError, match="per_skill"):
+        sc.semantic_link(texts, 3, sender, sender, 0.0, np.random.default_rng(0), per_skill=1.5)
+
+
+def test_encode_corpus_length_within_one_bit_of_ideal_lengths():
+    # ceil(log2 prod radices) lies in [sum of log2 radices, that sum + 1) by construction
+    rng = np.random.default_rng(5)
+    texts = [rng.choice(200, size=int(k), replace=False) for k in rng.choice([1, 5], 300)]
+    _, bits = sc.encode_corpus(texts, 200, (1, 5))
+    ideal = sum(1 + em.semantic_code_bits(200, t.size) for t in texts)
+    assert ideal - 1e-6 <= bits < ideal + 1
