@@ -185,8 +185,8 @@ def deflate_match_bits(length: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """Bits of one match in a deflate block with the fixed Huffman code (RFC 1951, eq-emb-deflate).
 
     A length symbol of 7 bits (8 for lengths of 115 or more) with
-    :math:`\\lfloor\\log_2(L-3)\rfloor-2` extra bits (none for :math:`L\\le10` and
-    :math:`L=258`), and a 5-bit distance symbol with :math:`\\lfloor\\log_2(d-1)\rfloor-1`
+    :math:`\\lfloor\\log_2(L-3)\\rfloor-2` extra bits (none for :math:`L\\le10` and
+    :math:`L=258`), and a 5-bit distance symbol with :math:`\\lfloor\\log_2(d-1)\\rfloor-1`
     extra bits (none for :math:`d\\le4`).
     """
     L = check_array(length, "length", dtype="integral", allow_empty=True)
