@@ -340,6 +340,21 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "adaptation.feature_matrix": lambda: dict(
         x=_rng().normal(size=(5, 3)), W=_rng().normal(size=(4, 3)), theta=np.zeros(4)
     ),
+    "adaptation.attach_lora": lambda: dict(
+        model=torch.nn.Sequential(torch.nn.Linear(3, 4)), names=["0"], r=1, alpha=2.0, seed=0
+    ),
+    "adaptation.subspace_similarity": lambda: dict(
+        U1=np.eye(5)[:, :2], U2=np.linalg.qr(_rng().normal(size=(5, 3)))[0]
+    ),
+    "adaptation.projection_norm": lambda: dict(
+        W=_rng().normal(size=(5, 4)), U=np.eye(5)[:, :2], V=np.eye(4)[:, :2]
+    ),
+    "adaptation.obs_prune": lambda: dict(
+        Phi=np.abs(_rng().normal(size=(6, 4))),
+        alpha=np.array([1.0, -0.5, 0.2, 0.3]),
+        bias=0.1,
+        keep_idx=np.array([0, 2]),
+    ),
     "adaptation.make_student": lambda: dict(d_in=3, width=4),
     "adaptation.make_teacher": lambda: dict(d_in=4, d_hidden=6, rank=2, scale=0.5, generator=_g()),
     "adaptation.numerical_rank": lambda: dict(Phi=_rng().normal(size=(5, 4)), tol=1e-3),
@@ -484,7 +499,41 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         self=icl.LinearSelfAttention(3, generator=_g()),
         **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)),
     ),
+    "icl.MultiLayerLSA": lambda: dict(d=3, n_layers=2, init_scale=0.01, generator=_g()),
+    "icl.MultiLayerLSA.forward": lambda: dict(
+        self=icl.MultiLayerLSA(3, 2, generator=_g()),
+        **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)),
+    ),
     "icl.averaging_prefix": lambda: dict(zip(("x", "y"), _icl_xy()[:2], strict=True)),
+    "icl.clean_prefix_error": lambda: dict(pred=_float(2, 4), x=_float(2, 4, 3), w=_float(2, 3)),
+    "icl.fit_gd_schedule": lambda: dict(
+        **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)),
+        y_query=_float(2),
+        n_steps=2,
+        plus_plus=True,
+        eta_init=0.5,
+        iterations=3,
+    ),
+    "icl.gd_steps_predict": lambda: dict(
+        **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)), etas=[0.5, 0.3]
+    ),
+    "icl.gdpp_construction": lambda: dict(d=3, eta=0.5, rho=0.1, n_context=4, dtype=torch.float64),
+    "icl.gdpp_predict": lambda: dict(
+        **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)), etas=[0.5, 0.3], rhos=[0.1, 0.0]
+    ),
+    "icl.least_squares_noisy_error": lambda: dict(k=2, d=6, noise_var=0.25),
+    "icl.ridge_conditional_error": lambda: dict(x=_float(2, 4, 3), noise_var=0.25),
+    "icl.ridge_prefix": lambda: dict(**dict(zip(("x", "y"), _icl_xy()[:2], strict=True)), lam=0.25),
+    "icl.sample_noisy_linear_regression": lambda: dict(
+        batch=2,
+        n_points=4,
+        d=3,
+        noise_std=0.5,
+        generator=_g(),
+        x_dist="gaussian",
+        dtype=torch.float32,
+        device="cpu",
+    ),  # fmt: skip
     "icl.best_gd_eta": lambda: dict(
         **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)),
         y_query=_float(2),
@@ -528,6 +577,14 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         predict_a=lambda x, y, q: (q * x.mean(1)).sum(-1),
         predict_b=lambda x, y, q: (q * (y[..., None] * x).mean(1)).sum(-1),
         **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)),
+    ),
+    "icl.lsa_preconditioner": lambda: dict(**_lsa(), n_context=4),
+    "icl.optimal_preconditioner": lambda: dict(cov=torch.eye(3), n_context=4, noise_var=0.1),
+    "icl.preconditioned_step_loss": lambda: dict(
+        omega=torch.eye(3), cov=torch.eye(3), n_context=4, noise_var=0.1
+    ),
+    "icl.sample_anisotropic_regression": lambda: dict(
+        batch=2, n_points=4, cov=torch.eye(3), generator=_g()
     ),
     "icl.vonoswald_tokens": lambda: dict(
         **dict(zip(("x", "y", "x_query"), _icl_xy(), strict=True)), w0=torch.zeros(3)
@@ -756,6 +813,8 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "uat.block_rewrite": lambda: dict(
         p=_layer(), X=_rng().normal(size=(3, 8)), mask=np.tril(np.ones((3, 3), bool))
     ),
+    "uat.context_blind_prediction": lambda: dict(x=_rng().normal(size=(2, 4, 3))),
+    "uat.context_task": lambda: dict(batch=2, n=4, d=3, gen=_g(), dtype=torch.float32),
     "uat.effective_token_parameters": lambda: dict(
         p=_layer(), X=_rng().normal(size=(3, 8)), mask=np.tril(np.ones((3, 3), bool)), i=-1
     ),
@@ -763,6 +822,10 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "uat.head_vec_matrix": lambda: dict(W_V=_rng().normal(size=(2, 3)), A=np.full((3, 3), 1 / 3)),
     "uat.layer_parameters": lambda: dict(block=tf.Block(8, 2, 16, norm="none")),
     "uat.linear_vec": lambda: dict(W=_rng().normal(size=(2, 3)), b=np.ones(2), n=3),
+    "uat.maurey_average": lambda: dict(
+        atoms=_rng().normal(size=(4, 5)), weights=np.full(4, 0.25), N=3, rng=_rng()
+    ),
+    "uat.maurey_variance": lambda: dict(atoms=_rng().normal(size=(4, 5)), weights=np.full(4, 0.25)),
     "uat.mha_vec_matrix": lambda: dict(p=_layer(), A=np.full((2, 3, 3), 1 / 3)),
     "uat.model_attention": lambda: dict(model=_uat_transformer(), n=3, attn_mask=None),
     "uat.one_hidden_layer": lambda: dict(
@@ -782,8 +845,29 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         rng=_rng(),
         scale=3.0,
     ),  # fmt: skip
+    "uat.random_feature_residuals": lambda: dict(
+        x_train=np.linspace(-1, 1, 8)[:, None],
+        y_train=np.sin(np.linspace(-1, 1, 8)),
+        x_test=np.linspace(-0.9, 0.9, 4)[:, None],
+        y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
+        widths=[2, 4],
+        rng=_rng(),
+        scale=3.0,
+    ),  # fmt: skip
+    "uat.rank_one_update": lambda: dict(delta_theta=np.ones(3), x=np.arange(1.0, 3.0)),
     "uat.relu_interpolant": lambda: dict(f=np.sin, a=0.0, b=1.0, N=4),
     "uat.token_block": lambda: dict(matrix=_rng().normal(size=(6, 6)), n=3, i=0, j=1),
+    "uat.train_hidden_layer": lambda: dict(
+        x_train=np.linspace(-1, 1, 8)[:, None],
+        y_train=np.sin(np.linspace(-1, 1, 8)),
+        x_test=np.linspace(-0.9, 0.9, 4)[:, None],
+        y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
+        width=3,
+        rng=_rng(),
+        scale=3.0,
+        steps=2,
+        lr=0.01,
+    ),  # fmt: skip
     "uat.unrolled_terms": lambda: dict(
         model=_uat_transformer(), X0=_rng().normal(size=(3, 8)), attn_mask=None
     ),

@@ -24,20 +24,25 @@ from .validation import (
     check_int,
     check_memory,
     check_scalar,
+    check_str_list,
     check_tensor,
 )
 
 __all__ = [
     "LoRALinear",
     "TeacherTask",
+    "attach_lora",
     "feature_matrix",
     "make_student",
     "make_teacher",
     "numerical_rank",
+    "obs_prune",
+    "projection_norm",
     "prune_columns",
     "refit_output",
     "saliency",
     "select_columns",
+    "subspace_similarity",
 ]
 
 
@@ -47,13 +52,15 @@ class LoRALinear(nn.Module):
     ``forward(x) = base(x) + (alpha / r) * (x A^T) B^T`` with ``A`` (r, in) drawn from
     ``N(0, 1 / in)`` and ``B`` (out, r) zero, so the wrapped layer starts exactly at the
     pre-trained one. The base weight and bias are frozen (``requires_grad=False``).
+    ``alpha`` is a constant, the same at every rank (1 by default), as in Hu et al. (2022):
+    the scale ``alpha / r`` then falls as the rank grows.
     """
 
     def __init__(
         self,
         base: nn.Linear,
         r: int,
-        alpha: float | None = None,
+        alpha: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:
         nn.Module.__init__(self)  # explicit: the method stays valid when recompiled on its own
@@ -64,7 +71,6 @@ class LoRALinear(nn.Module):
                 f"r must not exceed min(in, out) = {min(base.in_features, base.out_features)}, "
                 f"got {r}"
             )
-        alpha = float(r) if alpha is None else alpha
         alpha = check_scalar(alpha, "alpha", minimum=0.0, include_min=False)
         generator = check_generator(generator, "generator", kind="torch", allow_none=True)
         self.base, self.r, self.scale = base, r, alpha / r
@@ -87,6 +93,52 @@ class LoRALinear(nn.Module):
     def merged_weight(self) -> Tensor:
         """``W_0 + (alpha / r) B A``: the single matrix the adapted layer applies."""
         return self.base.weight + self.delta_weight()
+
+    @property
+    def weight(self) -> Tensor:
+        """The merged weight, so that the adapter stands in for the :class:`nn.Linear` it wraps."""
+        return self.merged_weight()
+
+    @property
+    def bias(self) -> Tensor | None:
+        """The frozen bias of the wrapped layer."""
+        return self.base.bias
+
+    @property
+    def in_features(self) -> int:
+        """Input width of the wrapped layer."""
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        """Output width of the wrapped layer."""
+        return self.base.out_features
+
+
+def attach_lora(
+    model: nn.Module, names: list[str], r: int, alpha: float, seed: int
+) -> list[nn.Parameter]:
+    """Replace the :class:`nn.Linear` sub-modules ``names`` of ``model`` (dotted paths, e.g.
+    ``"blocks.0.attn.qkv"``) by rank-``r`` adapters (eq. ``eq-lora-update``), freeze every other
+    parameter, and return the adapters' ``A`` and ``B``. Adapter ``k`` draws ``A`` with seed
+    ``seed + k``."""
+    check_instance(model, "model", nn.Module, "a torch.nn.Module")
+    names = check_str_list(names, "names")
+    seed = check_int(seed, "seed", 0, maximum=2**62)
+    model.requires_grad_(False)
+    params: list[nn.Parameter] = []
+    for k, name in enumerate(names):
+        parent_name, _, leaf = name.rpartition(".")
+        try:
+            parent = model.get_submodule(parent_name)
+            base = getattr(parent, leaf)
+        except AttributeError as err:
+            raise ValueError(f"names: model has no sub-module {name!r}") from err
+        gen = torch.Generator().manual_seed(seed + k)
+        adapter = LoRALinear(base, r, alpha=alpha, generator=gen)
+        setattr(parent, leaf, adapter)
+        params += [adapter.A, adapter.B]
+    return params
 
 
 @dataclass(frozen=True)
@@ -137,6 +189,29 @@ def make_teacher(
     q1 = torch.linalg.qr(torch.randn(d_in, rank, generator=generator))[0]
     q2 = torch.linalg.qr(torch.randn(d_in, rank, generator=generator))[0]
     return TeacherTask(W, b, a, scale * q1, q2)
+
+
+def subspace_similarity(U1: np.ndarray, U2: np.ndarray) -> np.ndarray:
+    r"""Eq. ``eq-lora-phi``: ``phi[i-1, j-1] = ||U1[:, :i]^T U2[:, :j]||_F^2 / min(i, j)`` for all
+    ``i <= k1``, ``j <= k2``, where the columns of ``U1`` (d, k1) and ``U2`` (d, k2) are
+    orthonormal (e.g. singular vectors ordered by singular value); values lie in [0, 1]."""
+    U1 = check_array(U1, "U1", ndim=2)
+    U2 = check_array(U2, "U2", shape=(U1.shape[0], None))
+    check_memory(8 * 4 * U1.shape[1] * U2.shape[1], f"phi for U1 {U1.shape} and U2 {U2.shape}")
+    sq = (U1.T @ U2) ** 2
+    cum = sq.cumsum(0).cumsum(1)
+    i = np.arange(1, U1.shape[1] + 1)[:, None]
+    j = np.arange(1, U2.shape[1] + 1)[None, :]
+    return cum / np.minimum(i, j)
+
+
+def projection_norm(W: np.ndarray, U: np.ndarray, V: np.ndarray) -> float:
+    r"""Eq. ``eq-lora-amplify``: ``||U^T W V||_F``, the size of ``W`` (m, n) on the left
+    directions ``U`` (m, k) and right directions ``V`` (n, k) (orthonormal columns)."""
+    W = check_array(W, "W", ndim=2)
+    U = check_array(U, "U", shape=(W.shape[0], None))
+    V = check_array(V, "V", shape=(W.shape[1], None))
+    return float(np.linalg.norm(U.T @ W @ V))
 
 
 def make_student(d_in: int, width: int) -> nn.Sequential:
@@ -220,10 +295,21 @@ def refit_output(Phi: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def prune_columns(
-    Phi: np.ndarray, alpha: np.ndarray, bias: float, keep_idx: np.ndarray, y: np.ndarray
+    Phi: np.ndarray,
+    alpha: np.ndarray,
+    bias: float,
+    keep_idx: np.ndarray,
+    y: np.ndarray,
+    held_out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Training MSE of the network restricted to the columns ``keep_idx``, without
-    compensation (the kept ``alpha_j`` unchanged) and with the least-squares refit."""
+    r"""The network restricted to the columns ``keep_idx``, without compensation (the kept
+    ``alpha_j`` and ``b`` unchanged) and with the refit of eq. ``eq-prune-refit`` to the dense
+    outputs ``G = Phi alpha + b`` on the training inputs.
+
+    Returns the training MSE against the labels ``y`` (``"no_refit"``, ``"refit"``), the mean
+    squared distance of the refitted outputs from ``G`` (``"gap"``) and, when ``held_out =
+    (Phi_test, y_test)`` is given, the held-out MSE (``"no_refit_test"``, ``"refit_test"``).
+    """
     Phi = check_array(Phi, "Phi", ndim=2)
     alpha = check_array(alpha, "alpha", shape=(Phi.shape[1],))
     bias = check_scalar(bias, "bias")
@@ -234,7 +320,42 @@ def prune_columns(
             f"{keep_idx.min()} to {keep_idx.max()}"
         )
     y = check_array(y, "y", shape=(Phi.shape[0],))
-    S = Phi[:, keep_idx]
-    plain = np.mean((S @ alpha[keep_idx] + bias - y) ** 2)
-    a, c = refit_output(S, y)
-    return {"no_refit": float(plain), "refit": float(np.mean((S @ a + c - y) ** 2))}
+    sets = {"": (Phi, y)}
+    if held_out is not None:
+        if not isinstance(held_out, tuple) or len(held_out) != 2:
+            raise TypeError("held_out must be a tuple (Phi_test, y_test) or None")
+        Phi_t = check_array(held_out[0], "held_out[0]", shape=(None, Phi.shape[1]))
+        sets["_test"] = (Phi_t, check_array(held_out[1], "held_out[1]", shape=(Phi_t.shape[0],)))
+    G = Phi @ alpha + bias
+    layers = {"no_refit": (alpha[keep_idx], bias), "refit": refit_output(Phi[:, keep_idx], G)}
+    out = {}
+    for suffix, (F, target) in sets.items():
+        for name, (a, c) in layers.items():
+            out[name + suffix] = float(np.mean((F[:, keep_idx] @ a + c - target) ** 2))
+    a, c = layers["refit"]
+    out["gap"] = float(np.mean((Phi[:, keep_idx] @ a + c - G) ** 2))
+    return out
+
+
+def obs_prune(
+    Phi: np.ndarray, alpha: np.ndarray, bias: float, keep_idx: np.ndarray
+) -> tuple[np.ndarray, float]:
+    r"""Eq. ``eq-prune-obs``: Optimal Brain Surgeon on the output layer. With ``w = (alpha, b)``
+    and ``H = [Phi, 1]^T [Phi, 1]``, removing the columns ``R`` outside ``keep_idx`` sets
+    ``w_R = 0`` and moves the kept weights by ``delta_S = H_SS^{-1} H_SR w_R`` (the minimiser of
+    OBS's quadratic model under the constraint); returns the new ``(alpha_S, b)``."""
+    Phi = check_array(Phi, "Phi", ndim=2)
+    alpha = check_array(alpha, "alpha", shape=(Phi.shape[1],))
+    bias = check_scalar(bias, "bias")
+    keep_idx = check_array(keep_idx, "keep_idx", ndim=1, dtype="int")
+    n = Phi.shape[1]
+    if keep_idx.min() < 0 or keep_idx.max() >= n:
+        raise ValueError(f"keep_idx must hold column indices in [0, {n}), got {keep_idx}")
+    check_memory(8 * 2 * (n + 1) ** 2, f"the Hessian of an output layer of {n} units")
+    F = np.column_stack([Phi, np.ones(Phi.shape[0])])
+    H = F.T @ F
+    S = np.append(keep_idx, n)  # kept columns and the bias
+    R = np.setdiff1d(np.arange(n), keep_idx)
+    w = np.append(alpha, bias)
+    w_S = w[S] + np.linalg.solve(H[np.ix_(S, S)], H[np.ix_(S, R)] @ w[R])
+    return w_S[:-1], float(w_S[-1])

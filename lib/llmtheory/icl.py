@@ -40,21 +40,35 @@ from .validation import (
 __all__ = [
     "ICL_WEIGHTS",
     "LinearSelfAttention",
+    "MultiLayerLSA",
     "averaging_prefix",
     "best_gd_eta",
+    "clean_prefix_error",
     "example_query_mask",
     "example_query_predict",
     "example_query_tokens",
+    "fit_gd_schedule",
     "gd_step_predict",
+    "gd_steps_predict",
+    "gdpp_construction",
+    "gdpp_predict",
+    "least_squares_noisy_error",
     "least_squares_prefix",
     "load_icl_transformer",
     "lsa_construction",
     "lsa_effective_weight",
     "lsa_forward",
+    "lsa_preconditioner",
     "make_icl_transformer",
     "nearest_neighbour_prefix",
+    "optimal_preconditioner",
+    "preconditioned_step_loss",
     "prefix_error",
+    "ridge_conditional_error",
+    "ridge_prefix",
+    "sample_anisotropic_regression",
     "sample_linear_regression",
+    "sample_noisy_linear_regression",
     "save_icl_transformer",
     "sensitivity_cosine",
     "sha256_file",
@@ -368,6 +382,105 @@ class LinearSelfAttention(nn.Module):
         return -out[:, -1, -1]
 
 
+# ------------------------------------------ the optimal layer: a preconditioned step
+
+
+def _covariance(cov: object) -> torch.Tensor:
+    """Validate a symmetric positive-definite covariance matrix ``cov`` (d, d)."""
+    cov = check_tensor(cov, "cov", ndim=2)
+    if cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
+        raise ValueError(f"cov must be a non-empty square matrix, got shape {tuple(cov.shape)}")
+    scale = float(cov.abs().max())
+    if float((cov - cov.T).abs().max()) > 1e-6 * max(scale, 1e-30):
+        raise ValueError("cov must be symmetric")
+    if not float(torch.linalg.eigvalsh(cov.double()).min()) > 0:
+        raise ValueError("cov must be positive definite")
+    return cov
+
+
+def sample_anisotropic_regression(
+    batch: int, n_points: int, cov: torch.Tensor, *, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Noiseless tasks with Gaussian inputs ``x ~ N(0, cov)``, eq. ``eq-icl-task-aniso``.
+
+    ``w ~ N(0, I_d)`` and ``y = w^T x`` as in :func:`sample_linear_regression`; ``x = L z``
+    with ``cov = L L^T`` (Cholesky) and ``z ~ N(0, I_d)``. Returns ``(x, y, w)`` of shapes
+    ``(batch, n_points, d)``, ``(batch, n_points)``, ``(batch, d)`` with the dtype and
+    device of ``cov``.
+    """
+    batch = check_int(batch, "batch")
+    n_points = check_int(n_points, "n_points")
+    cov = _covariance(cov)
+    check_generator(generator, "generator", kind="torch")
+    d = cov.shape[0]
+    size = cov.element_size() * batch * (3 * n_points * d + n_points + d)
+    check_memory(size, f"batch={batch} tasks of n_points={n_points} in d={d}")
+    chol = torch.linalg.cholesky(cov)
+    opts = {"generator": generator, "device": generator.device, "dtype": cov.dtype}
+    z = torch.randn(batch, n_points, d, **opts).to(cov.device)
+    w = torch.randn(batch, d, **opts).to(cov.device)
+    x = z @ chol.T
+    return x, torch.einsum("bnd,bd->bn", x, w), w
+
+
+def _step_moments(cov: object, n_context: object, noise_var: object) -> tuple:
+    cov = _covariance(cov)
+    n = check_int(n_context, "n_context", maximum=10**9)
+    noise_var = check_scalar(noise_var, "noise_var", kind=(int, float), minimum=0.0)
+    return cov, n, noise_var, torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
+
+
+def optimal_preconditioner(
+    cov: torch.Tensor, n_context: int, noise_var: float = 0.0
+) -> torch.Tensor:
+    r"""The preconditioner of the best single LSA layer, eq. ``eq-icl-omega-star``.
+
+    For ``x ~ N(0, cov)``, ``w ~ N(0, I)`` and labels with noise variance ``noise_var``,
+    the predictor ``x_q^T Omega (1/N) sum_j y_j x_j`` has the smallest population loss at
+    ``Omega* = ((N+1)/N cov + (tr cov + noise_var)/N I)^{-1}``. Shape ``(d, d)``.
+    """
+    cov, n, noise_var, eye = _step_moments(cov, n_context, noise_var)
+    return torch.linalg.inv((n + 1) / n * cov + (torch.trace(cov) + noise_var) / n * eye)
+
+
+def preconditioned_step_loss(
+    omega: torch.Tensor, cov: torch.Tensor, n_context: int, noise_var: float = 0.0
+) -> float:
+    r"""Population loss of one preconditioned step, eq. ``eq-icl-precond-loss``.
+
+    ``(1/2) E (x_q^T Omega h - y_q)^2`` with ``h = (1/N) sum_j y_j x_j`` for Gaussian inputs
+    ``x ~ N(0, cov)``, ``w ~ N(0, I)`` and label noise of variance ``noise_var``:
+    ``(1/2)[tr(cov Omega M Omega^T) - 2 tr(cov Omega cov) + tr cov + noise_var]`` with
+    ``M = E h h^T = ((N+1) cov^2 + (tr cov + noise_var) cov) / N``.
+    """
+    cov, n, noise_var, _ = _step_moments(cov, n_context, noise_var)
+    omega = _like(omega, "omega", cov, "cov", shape=tuple(cov.shape))
+    m = ((n + 1) * cov @ cov + (torch.trace(cov) + noise_var) * cov) / n
+    quad = torch.trace(cov @ omega @ m @ omega.T) - 2 * torch.trace(cov @ omega @ cov)
+    return 0.5 * float(quad + torch.trace(cov) + noise_var)
+
+
+def lsa_preconditioner(
+    W_K: torch.Tensor, W_Q: torch.Tensor, W_V: torch.Tensor, P: torch.Tensor, n_context: int
+) -> torch.Tensor:
+    r"""The preconditioner ``Omega`` of an LSA layer's gradient-step term, eq. ``eq-icl-lsa-omega``.
+
+    With ``u`` the last row of ``P W_V`` and ``B = W_K^T W_Q``, the part of ``w_eff``
+    (eq. ``eq-icl-weff``) that is linear in ``X^T y`` is ``Omega (1/N) X^T y`` with
+    ``Omega = -N (u_{d+1} B_{1:d, 1:d}^T + B_{d+1, 1:d}^T u_{1:d}^T)``. ``n_context`` is the
+    prompt length ``N`` the ``1/N`` refers to. Shape ``(d, d)``.
+    """
+    W_K = check_tensor(W_K, "W_K", ndim=2)
+    n = check_int(n_context, "n_context", maximum=10**9)
+    width = W_K.shape[0]
+    if width < 2 or W_K.shape[1] != width:
+        raise ValueError(f"W_K must be square of size d + 1 >= 2, got {tuple(W_K.shape)}")
+    for name, mat in (("W_Q", W_Q), ("W_V", W_V), ("P", P)):
+        _like(mat, name, W_K, "W_K", shape=(width, width))
+    u, b = (P @ W_V)[-1], W_K.T @ W_Q
+    return -n * (u[-1] * b[:-1, :-1].T + torch.outer(b[-1, :-1], u[:-1]))
+
+
 # ------------------------------------------------- one token per example (Garg-style)
 
 
@@ -577,3 +690,278 @@ def load_icl_transformer(
             f"path {str(path)!r} does not hold weights saved by save_icl_transformer: {exc}"
         ) from exc
     return model.to(device if device is not None else "cpu").eval(), config
+
+
+# ---- multi-layer LSA and noisy labels ----
+
+
+def _schedule(
+    values: object, name: str, x: torch.Tensor, length: int | None = None
+) -> torch.Tensor:
+    """A per-layer schedule (``eta`` or ``rho``) as a 1-D tensor like ``x``."""
+    if isinstance(values, torch.Tensor):
+        values = _like(values, name, x, "x", ndim=1)
+    else:
+        if not isinstance(values, (list, tuple)) or not values:
+            raise TypeError(
+                f"{name} must be a 1-D tensor or a non-empty list of numbers, got "
+                f"{describe(values)}"
+            )
+        values = [check_scalar(v, f"{name}[{i}]", kind=(int, float)) for i, v in enumerate(values)]
+        values = torch.tensor(values, dtype=x.dtype, device=x.device)
+    if values.numel() == 0:
+        raise ValueError(f"{name} must hold at least one step, got an empty tensor")
+    if length is not None and values.numel() != length:
+        raise ValueError(
+            f"{name} must have as many entries as etas ({length}, one per step), "
+            f"got {values.numel()}"
+        )
+    return values
+
+
+def gd_steps_predict(
+    x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor, etas: torch.Tensor | list[float]
+) -> torch.Tensor:
+    r"""Predict with ``L = len(etas)`` GD steps from ``w_0 = 0``, eq. ``eq-icl-gd-steps``.
+
+    ``w_{l+1} = w_l + (eta_l / N) sum_j (y_j - w_l^T x_j) x_j``; returns ``w_L^T x_q``, shape
+    ``(B,)``. Computed in weight space, independently of the token picture.
+    """
+    x, y = _context(x, y)
+    x_query = _query(x_query, x)
+    etas = _schedule(etas, "etas", x)
+    w = x.new_zeros(x.shape[0], x.shape[2])
+    for eta in etas:
+        residual = y - torch.einsum("bnd,bd->bn", x, w)
+        w = w + eta * torch.einsum("bn,bnd->bd", residual, x) / x.shape[1]
+    return (w * x_query).sum(-1)
+
+
+def gdpp_predict(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_query: torch.Tensor,
+    etas: torch.Tensor | list[float],
+    rhos: torch.Tensor | list[float],
+) -> torch.Tensor:
+    r"""Predict with ``L`` steps of GD++ from ``w_0 = 0``, eq. ``eq-icl-gdpp``.
+
+    Step ``l`` updates, with ``S = (1/N) sum_j x_j x_j^T`` of the current context inputs and
+    ``u = (1/N) sum_j r_j x_j`` of the current context labels ``r`` (initially ``y``), all at once:
+    ``r_i <- r_i - eta_l u^T x_i`` and the query slot ``q <- q - eta_l u^T x_q`` (``q_0 = 0``), then
+    every input, query included, ``x <- (I - rho_l S) x``. Returns ``-q``, shape ``(B,)``.
+    ``rhos = 0`` gives :func:`gd_steps_predict` (von Oswald et al. 2023).
+    """
+    x, y = _context(x, y)
+    x_query = _query(x_query, x)
+    etas = _schedule(etas, "etas", x)
+    rhos = _schedule(rhos, "rhos", x, etas.numel())
+    n = x.shape[1]
+    r, q = y, x.new_zeros(x.shape[0])
+    for eta, rho in zip(etas, rhos, strict=True):
+        s = x.transpose(1, 2) @ x / n
+        u = torch.einsum("bn,bnd->bd", r, x) / n
+        r = r - eta * torch.einsum("bnd,bd->bn", x, u)
+        q = q - eta * (u * x_query).sum(-1)
+        x = x - rho * x @ s
+        x_query = x_query - rho * torch.einsum("bde,be->bd", s, x_query)
+    return -q
+
+
+def gdpp_construction(
+    d: int, eta: float, rho: float, n_context: int, *, dtype: torch.dtype = torch.float64
+) -> dict[str, torch.Tensor]:
+    r"""LSA weights of one GD++ step, eq. ``eq-icl-gdpp-construction``.
+
+    ``W_K = W_Q = diag(I_d, 0)``, ``W_V = -diag(rho I_d, eta)``, ``P = I / N``, so that
+    :func:`lsa_forward` maps ``x_i -> (I - rho S) x_i`` and ``y_i -> y_i - eta u^T x_i``
+    (see :func:`gdpp_predict`). ``rho = 0`` is :func:`lsa_construction` with ``w_0 = 0``.
+    """
+    d = check_int(d, "d")
+    n_context = check_int(n_context, "n_context", maximum=2**53)
+    eta = check_scalar(eta, "eta", kind=(int, float))
+    rho = check_scalar(rho, "rho", kind=(int, float))
+    dtype = check_dtype(dtype, "dtype")
+    check_memory(5 * 8 * (d + 1) ** 2, f"the construction in d={d}")
+    kq = torch.zeros(d + 1, d + 1, dtype=dtype)
+    kq[:d, :d] = torch.eye(d, dtype=dtype)
+    w_v = -torch.diag(torch.tensor([rho] * d + [eta], dtype=dtype))
+    p = torch.eye(d + 1, dtype=dtype) / n_context
+    return {"W_K": kq, "W_Q": kq.clone(), "W_V": w_v, "P": p}
+
+
+class MultiLayerLSA(nn.Module):
+    """``n_layers`` linear self-attention layers applied in turn, eq. ``eq-icl-lsa``.
+
+    Each layer updates every token (examples and query) with its own ``W_K, W_Q, W_V, P``,
+    drawn from ``N(0, init_scale^2)``; the prediction is ``-e_q[d]`` after the last layer.
+    """
+
+    def __init__(
+        self, d: int, n_layers: int, *, init_scale: float = 0.002, generator: torch.Generator
+    ) -> None:
+        super().__init__()
+        d = check_int(d, "d")
+        n_layers = check_int(n_layers, "n_layers")
+        init_scale = check_scalar(init_scale, "init_scale", minimum=0.0, include_min=False)
+        check_generator(generator, "generator", kind="torch")
+        check_memory(n_layers * 4 * 4 * 4 * (d + 1) ** 2, f"n_layers={n_layers} layers in d={d}")
+        self.layers = nn.ModuleList(
+            LinearSelfAttention(d, init_scale=init_scale, generator=generator)
+            for _ in range(n_layers)
+        )
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+        """Predict ``y_q`` for each task of the batch; shape ``(B,)``."""
+        tokens = vonoswald_tokens(x, y, x_query)
+        for layer in self.layers:
+            tokens = lsa_forward(tokens, **layer.weights(), n_context=x.shape[1])
+        return -tokens[:, -1, -1]
+
+
+def fit_gd_schedule(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_query: torch.Tensor,
+    y_query: torch.Tensor,
+    n_steps: int,
+    *,
+    plus_plus: bool = False,
+    eta_init: float = 1.0,
+    iterations: int = 200,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Tune the step sizes of GD (or GD++) to minimise the query loss, eq. ``eq-icl-gd-tuned``.
+
+    Minimises ``mean (y_hat - y_q)^2`` of :func:`gdpp_predict` over ``eta_1..eta_L`` (and
+    ``rho_1..rho_L`` when ``plus_plus``, else ``rho = 0``) with L-BFGS from
+    ``eta_l = eta_init (1 + (l - 1) / (2L))``, ``rho_l = 0``. Returns ``(etas, rhos)`` like ``x``.
+    """
+    x, y = _context(x, y)
+    x_query = _query(x_query, x)
+    y_query = _like(y_query, "y_query", x, "x", shape=(x.shape[0],))
+    n_steps = check_int(n_steps, "n_steps")
+    check_memory(8 * x.element_size() * n_steps * x.numel(), f"n_steps={n_steps} steps")
+    plus_plus = bool(check_instance(plus_plus, "plus_plus", bool, "a bool"))
+    eta_init = check_scalar(eta_init, "eta_init", kind=(int, float), minimum=0.0, maximum=1e3)
+    iterations = check_int(iterations, "iterations")
+    # distinct starting steps: the GD loss is symmetric in the etas, so equal ones stay equal
+    ramp = torch.arange(n_steps, dtype=x.dtype, device=x.device) / n_steps
+    etas = float(eta_init) * (1.0 + 0.5 * ramp)
+    rhos = torch.zeros(n_steps, dtype=x.dtype, device=x.device)
+    params = [etas.requires_grad_(True)] + ([rhos.requires_grad_(True)] if plus_plus else [])
+    opt = torch.optim.LBFGS(params, max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = ((gdpp_predict(x, y, x_query, etas, rhos) - y_query) ** 2).mean()
+        loss.backward()
+        return loss
+
+    try:
+        opt.step(closure)
+    except ValueError:  # a diverging step gives non-finite etas or rhos
+        etas = etas.detach() * float("nan")
+    if not (torch.isfinite(etas).all() and torch.isfinite(rhos).all()):
+        raise ValueError(f"the fit diverged from eta_init={eta_init}: try a smaller eta_init")
+    return etas.detach(), rhos.detach()
+
+
+def sample_noisy_linear_regression(
+    batch: int,
+    n_points: int,
+    d: int,
+    noise_std: float,
+    *,
+    generator: torch.Generator,
+    x_dist: str = "gaussian",
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Tasks with noisy labels ``y = w^T x + eps``, ``eps ~ N(0, noise_std^2)``.
+
+    eq. ``eq-icl-noisy``.
+
+    As :func:`sample_linear_regression` (whose draws it uses) plus independent noise on every
+    label. Returns ``(x, y, w)``; the noiseless targets are ``x @ w``.
+    """
+    noise_std = check_scalar(noise_std, "noise_std", kind=(int, float), minimum=0.0)
+    x, y, w = sample_linear_regression(
+        batch, n_points, d, generator=generator, x_dist=x_dist, dtype=dtype, device=device
+    )
+    eps = torch.randn(y.shape, generator=generator, device=generator.device, dtype=y.dtype)
+    return x, y + noise_std * eps.to(y.device), w
+
+
+def _prefix_gram(x: torch.Tensor) -> torch.Tensor:
+    """``G_k = sum_{j<k} x_j x_j^T`` for every prefix ``k``; shape (B, n, d, d)."""
+    outer = x.unsqueeze(-1) * x.unsqueeze(-2)
+    return torch.cumsum(outer, dim=1) - outer
+
+
+def ridge_prefix(x: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
+    r"""Ridge regression on examples ``< k``, predicting ``y_k``, eq. ``eq-icl-ridge``.
+
+    ``w_hat_k = (X_k^T X_k + lam I)^{-1} X_k^T y_{<k}``; with ``lam = sigma^2`` and
+    ``w ~ N(0, I)`` it is the posterior mean of ``w``. Returns shape ``(B, n)``.
+    """
+    x, y = _context(x, y)
+    lam = check_scalar(lam, "lam", kind=(int, float), minimum=0.0, include_min=False)
+    b, n, d = x.shape
+    check_memory(4 * x.element_size() * b * n * d * d, f"all {n} prefixes of {b} tasks in d={d}")
+    rhs = torch.cumsum(y.unsqueeze(-1) * x, dim=1) - y.unsqueeze(-1) * x
+    eye = torch.eye(d, dtype=x.dtype, device=x.device)
+    w_hat = torch.linalg.solve(_prefix_gram(x) + lam * eye, rhs.unsqueeze(-1)).squeeze(-1)
+    return (w_hat * x).sum(-1)
+
+
+def clean_prefix_error(pred: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    r"""Squared error against the noiseless target ``w^T x_k``, over ``d``, eq. ``eq-icl-dd``.
+
+    Per prompt and prefix, shape ``(B, n)`` (average over axis 0 for the curve).
+    """
+    x = check_tensor(x, "x", ndim=3)
+    pred = _like(pred, "pred", x, "x", shape=tuple(x.shape[:2]))
+    w = _like(w, "w", x, "x", shape=(x.shape[0], x.shape[2]))
+    target = torch.einsum("bnd,bd->bn", x, w)
+    return (pred - target) ** 2 / x.shape[2]
+
+
+def least_squares_noisy_error(k: object, d: int, noise_var: float) -> object:
+    r"""Expected error of minimum-norm least squares from ``k`` noisy examples, eq. ``eq-icl-dd``.
+
+    For ``x, w ~ N(0, I_d)``: ``(d - k + sigma^2 k / (d - k - 1)) / d`` for ``k <= d - 2``,
+    ``sigma^2 / (k - d - 1)`` for ``k >= d + 2`` and ``inf`` for ``|k - d| <= 1`` (when
+    ``sigma^2 > 0``). ``k`` is an int or an array of ints; returns a float or a float array.
+    """
+    import numpy as np
+
+    d = check_int(d, "d")
+    noise_var = check_scalar(noise_var, "noise_var", kind=(int, float), minimum=0.0)
+    k_arr = np.asarray(k)
+    if k_arr.dtype.kind not in "iu" or np.any(k_arr < 0):
+        raise ValueError(f"k must be a non-negative int or array of ints, got {describe(k)}")
+    kf = k_arr.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = (d - kf + noise_var * kf / (d - kf - 1)) / d
+        above = noise_var / (kf - d - 1)
+    out = np.where(kf <= d - 2, below, np.where(kf >= d + 2, above, np.inf))
+    if noise_var == 0:
+        out = np.maximum(1 - kf / d, 0.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def ridge_conditional_error(x: torch.Tensor, noise_var: float) -> torch.Tensor:
+    r"""Bayes risk of ridge with ``lam = sigma^2`` given the inputs, eq. ``eq-icl-ridge-risk``.
+
+    ``E[(w_hat_k - w)^T x_k]^2 / d = (sigma^2 / d) tr (G_k + sigma^2 I)^{-1}`` averaged over
+    ``w, eps, x_k`` with the examples ``X_k`` fixed; computed from the eigenvalues of
+    ``G_k = X_k^T X_k``. Shape ``(B, n)``.
+    """
+    x = check_tensor(x, "x", ndim=3)
+    noise_var = check_scalar(
+        noise_var, "noise_var", kind=(int, float), minimum=0.0, include_min=False
+    )
+    b, n, d = x.shape
+    check_memory(4 * x.element_size() * b * n * d * d, f"all {n} prefixes of {b} tasks in d={d}")
+    eig = torch.linalg.eigvalsh(_prefix_gram(x)).clamp(min=0.0)
+    return noise_var / d * (1.0 / (eig + noise_var)).sum(-1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .device import get_device
 from .transformer import Block, Transformer, causal_mask
 from .validation import (
     check_array,
@@ -39,17 +40,24 @@ __all__ = [
     "UATTerm",
     "attention_matrices",
     "block_rewrite",
+    "context_blind_prediction",
+    "context_task",
     "effective_token_parameters",
     "fitted_rate",
     "head_vec_matrix",
     "layer_parameters",
     "linear_vec",
+    "maurey_average",
+    "maurey_variance",
     "mha_vec_matrix",
     "model_attention",
     "one_hidden_layer",
     "random_feature_errors",
+    "random_feature_residuals",
+    "rank_one_update",
     "relu_interpolant",
     "token_block",
+    "train_hidden_layer",
     "unrolled_terms",
     "unvec",
     "vec",
@@ -204,7 +212,7 @@ def head_vec_matrix(W_V: np.ndarray, A: np.ndarray) -> np.ndarray:
 
 
 def mha_vec_matrix(p: LayerParameters, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eq. ``eq-uat-mha``: ``M(x) = I + sum_h (W_O^h W_V^h) kron A_h`` and the constant
+    """Eq. ``eq-uat-mha``: ``Gamma(x) = I + sum_h (W_O^h W_V^h) kron A_h`` and the constant
     ``c kron 1_n`` with ``c = sum_h W_O^h b_V^h + b_O`` (rows of ``A_h`` sum to one)."""
     p = _check_layer(p)
     A = check_array(A, "A", ndim=3)
@@ -214,7 +222,7 @@ def mha_vec_matrix(p: LayerParameters, A: np.ndarray) -> tuple[np.ndarray, np.nd
             f"A must have shape (heads, n, n) = ({p.W_O.shape[0]}, n, n), got {A.shape}"
         )
     d = p.W_O.shape[1]
-    check_memory(3 * 8 * (n * d) ** 2, f"M(x) for n={n} tokens of d={d}")
+    check_memory(3 * 8 * (n * d) ** 2, f"Gamma(x) for n={n} tokens of d={d}")
     M = np.eye(n * d) + sum(np.kron(p.W_O[h] @ p.W_V[h], A[h]) for h in range(A.shape[0]))
     c = np.einsum("hde,he->d", p.W_O, p.b_V) + p.b_O
     return M, np.kron(c, np.ones(n))
@@ -222,7 +230,8 @@ def mha_vec_matrix(p: LayerParameters, A: np.ndarray) -> tuple[np.ndarray, np.nd
 
 @dataclass(frozen=True)
 class BlockRewrite:
-    """A block as ``T(x) = M(x) x + c + A sigma(W(x) x + theta(x)) + b`` (``eq-uat-block``)."""
+    """A block as ``T(x) = Gamma(x) x + c + A sigma(W(x) x + theta) + b`` (``eq-uat-block``);
+    the field ``M`` holds ``Gamma(x)``."""
 
     M: np.ndarray
     c: np.ndarray
@@ -244,7 +253,7 @@ class BlockRewrite:
 
 def block_rewrite(p: LayerParameters, X: np.ndarray, mask: np.ndarray | None) -> BlockRewrite:
     """Eq. ``eq-uat-block`` at the input ``X``: the FFN becomes a UAT term in ``x`` with the
-    input-dependent first-layer weight ``(W_1 kron I) M(x)`` and bias ``(W_1 kron I) c + b_1
+    input-dependent first-layer weight ``(W_1 kron I) Gamma(x)`` and bias ``(W_1 kron I) c + b_1
     kron 1``."""
     p = _check_layer(p)
     return _block_rewrite(p, _tokens(X, "X", p), mask, "X")
@@ -403,7 +412,7 @@ def relu_interpolant(
     return alpha, np.ones((N, 1)), -t[:-1], float(f(np.array([a]))[0])
 
 
-def random_feature_errors(
+def random_feature_residuals(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
@@ -412,11 +421,12 @@ def random_feature_errors(
     rng: np.random.Generator,
     scale: float = 3.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Training and test RMS errors of one-hidden-layer ReLU networks of each width with
-    random inner weights ``W_j ~ N(0, scale^2 I)``, ``theta_j ~ U(-scale, scale)`` and outer
-    weights fitted by least squares on the training points only (eq. ``eq-uat-sum``). Features
-    are nested: width ``N`` uses the first ``N``. Returns ``(train_rms, test_rms)``, one entry
-    per width."""
+    """Per-point residuals of one-hidden-layer ReLU networks of each width (eq. ``eq-uat-sum``)
+    with random inner weights ``W_j ~ N(0, scale^2 I)``, ``theta_j ~ U(-scale, scale)`` and
+    outer weights fitted by least squares on the training points only. Features are nested:
+    width ``N`` uses the first ``N``. Returns ``(train_residuals, test_residuals)`` of shapes
+    ``(len(widths),) + y_train.shape`` and ``(len(widths),) + y_test.shape`` (fit minus
+    target), from which eq. ``eq-uat-optimism`` and its standard error are computed."""
     widths = check_array(widths, "widths", ndim=1, dtype="integral")
     if np.any(widths < 1):
         raise ValueError(f"widths must be positive ints, got a minimum of {widths.min()}")
@@ -443,14 +453,36 @@ def random_feature_errors(
     theta = rng.uniform(-scale, scale, n_max)
     phi_tr = np.maximum(x_train @ W.T + theta, 0.0)
     phi_te = np.maximum(x_test @ W.T + theta, 0.0)
-    train_errs, errs = np.empty(widths.size), np.empty(widths.size)
+    res_tr = np.empty((widths.size,) + y_train.shape)
+    res_te = np.empty((widths.size,) + y_test.shape)
     for k, N in enumerate(widths):
         F = np.column_stack([phi_tr[:, :N], np.ones(len(x_train))])
         coef = np.linalg.lstsq(F, y_train, rcond=None)[0]
         pred = np.column_stack([phi_te[:, :N], np.ones(len(x_test))]) @ coef
-        train_errs[k] = np.sqrt(np.mean((F @ coef - y_train) ** 2))
-        errs[k] = np.sqrt(np.mean((pred - y_test) ** 2))
-    return train_errs, errs
+        res_tr[k], res_te[k] = F @ coef - y_train, pred - y_test
+    return res_tr, res_te
+
+
+def random_feature_errors(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    widths: list[int] | np.ndarray,
+    rng: np.random.Generator,
+    scale: float = 3.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test RMS errors of the random-feature networks of
+    :func:`random_feature_residuals` (eq. ``eq-uat-sum``), same arguments. Returns
+    ``(train_rms, test_rms)``, one entry per width."""
+    res_tr, res_te = random_feature_residuals(
+        x_train, y_train, x_test, y_test, widths, rng, scale=scale
+    )
+    n_w = res_tr.shape[0]
+    return (
+        np.sqrt(np.mean(res_tr.reshape(n_w, -1) ** 2, axis=1)),
+        np.sqrt(np.mean(res_te.reshape(n_w, -1) ** 2, axis=1)),
+    )
 
 
 def fitted_rate(N: np.ndarray, err: np.ndarray) -> float:
@@ -463,3 +495,137 @@ def fitted_rate(N: np.ndarray, err: np.ndarray) -> float:
     if np.all(N == N[0]):
         raise ValueError("N must hold at least two distinct widths to fit a rate")
     return float(-np.polyfit(np.log(N), np.log(err), 1)[0])
+
+
+def _check_fit_data(
+    x_train: object, y_train: object, x_test: object, y_test: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x_train, x_test = check_array(x_train, "x_train", ndim=2), check_array(x_test, "x_test", ndim=2)
+    if x_test.shape[1] != x_train.shape[1]:
+        raise ValueError(
+            f"x_test must have the {x_train.shape[1]} features of x_train, got {x_test.shape[1]}"
+        )
+    y_train = check_array(y_train, "y_train", shape=(x_train.shape[0],))
+    y_test = check_array(y_test, "y_test", shape=(x_test.shape[0],))
+    return x_train, y_train, x_test, y_test
+
+
+_MAX_STEPS = 100_000  # a chapter uses 800; more is a mistake, not a longer run
+
+
+def train_hidden_layer(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    width: int,
+    rng: np.random.Generator,
+    scale: float = 3.0,
+    steps: int = 800,
+    lr: float = 1e-2,
+) -> tuple[float, float]:
+    r"""Training and test RMS errors of a one-hidden-layer ReLU network (eq. ``eq-uat-sum``)
+    whose hidden units are *optimised*: inner weights start as in
+    :func:`random_feature_errors` (``W_j ~ N(0, scale^2 I)``, ``theta_j ~ U(-scale, scale)``),
+    outer weights at zero, and all of them are trained by full-batch Adam on the training
+    points (float64, on :func:`llmtheory.device.get_device`). The network of
+    eq. ``eq-uat-barron-relu`` is the best such network; this one is what training finds."""
+    x_train, y_train, x_test, y_test = _check_fit_data(x_train, y_train, x_test, y_test)
+    width = check_int(width, "width")
+    rng = check_generator(rng, "rng")
+    scale = check_scalar(scale, "scale", minimum=0.0, include_min=False)
+    steps = check_int(steps, "steps", maximum=_MAX_STEPS)
+    lr = check_scalar(lr, "lr", minimum=0.0, include_min=False)
+    d = x_train.shape[1]
+    check_memory(
+        4 * 8 * width * (x_train.shape[0] + x_test.shape[0] + d),
+        f"a width-{width} network on {x_train.shape[0] + x_test.shape[0]} points",
+    )
+    dev = get_device()
+
+    def tensor(a: np.ndarray, grad: bool = False) -> torch.Tensor:
+        return torch.tensor(a, dtype=torch.float64, device=dev, requires_grad=grad)
+
+    W = tensor(scale * rng.standard_normal((width, d)), True)
+    theta = tensor(rng.uniform(-scale, scale, width), True)
+    alpha, bias = tensor(np.zeros(width), True), tensor(np.zeros(()), True)
+    xt, yt = tensor(x_train), tensor(y_train)
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x @ W.T + theta) @ alpha + bias
+
+    opt = torch.optim.Adam([W, theta, alpha, bias], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((net(xt) - yt) ** 2).mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        train_mse = ((net(xt) - yt) ** 2).mean().item()
+        test_mse = ((net(tensor(x_test)) - tensor(y_test)) ** 2).mean().item()
+    return float(np.sqrt(train_mse)), float(np.sqrt(test_mse))
+
+
+def _check_atoms(atoms: object, weights: object) -> tuple[np.ndarray, np.ndarray]:
+    atoms = check_array(atoms, "atoms", ndim=2)
+    weights = check_array(weights, "weights", shape=(atoms.shape[0],))
+    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-12):
+        raise ValueError("weights must be non-negative and sum to 1 (a convex combination)")
+    return atoms, weights
+
+
+def maurey_average(
+    atoms: np.ndarray, weights: np.ndarray, N: int, rng: np.random.Generator
+) -> np.ndarray:
+    r"""Eq. ``eq-uat-maurey``: the average ``(1/N) sum_i g_{k_i}`` of ``N`` atoms drawn
+    independently with probabilities ``weights``. ``atoms`` (K, m) holds atom ``k``'s values
+    at ``m`` points; the result, shape (m,), is an unbiased estimate of
+    ``f = sum_k weights_k g_k``."""
+    atoms, weights = _check_atoms(atoms, weights)
+    N = check_int(N, "N")
+    rng = check_generator(rng, "rng")
+    check_memory(8 * N * atoms.shape[1], f"N={N} atoms of {atoms.shape[1]} values")
+    idx = rng.choice(atoms.shape[0], size=N, p=weights)
+    return atoms[idx].mean(axis=0)
+
+
+def maurey_variance(atoms: np.ndarray, weights: np.ndarray) -> float:
+    r"""Eq. ``eq-uat-maurey``: ``sum_k weights_k ||g_k||^2 - ||f||^2`` with ``||.||^2`` the
+    mean square over the ``m`` points, so that ``E||f - f_N||^2`` is this divided by ``N``."""
+    atoms, weights = _check_atoms(atoms, weights)
+    f = weights @ atoms
+    return float(weights @ np.mean(atoms**2, axis=1) - np.mean(f**2))
+
+
+def rank_one_update(delta_theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r"""Eq. ``eq-uat-rank-one``: the rank-one weight change ``Delta theta x^T / ||x||^2``,
+    which has the same effect on the pre-activation at the token ``x`` as the bias shift
+    ``Delta theta`` (Dherin et al., 2025)."""
+    delta_theta = check_array(delta_theta, "delta_theta", ndim=1)
+    x = check_array(x, "x", ndim=1)
+    norm2 = float(x @ x)
+    if norm2 == 0.0:
+        raise ValueError("x must be a non-zero token (its squared norm divides the update)")
+    return np.outer(delta_theta, x) / norm2
+
+
+def context_task(
+    batch: int, n: int, d: int, gen: torch.Generator, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The context task of chapter 1: tokens ``x_i ~ N(0, I_d)`` and causal targets
+    ``y_i = x_i^T mean(x_1, ..., x_i)`` (eq. ``eq-uat-blind``). Returns ``(x, y)`` of shapes
+    (batch, n, d) and (batch, n, 1)."""
+    batch, n, d = check_int(batch, "batch"), check_int(n, "n"), check_int(d, "d")
+    gen = check_generator(gen, "gen", kind="torch")
+    check_memory(2 * 4 * batch * n * (d + 1), f"a context task with batch={batch}, n={n}, d={d}")
+    x = torch.randn(batch, n, d, generator=gen, dtype=dtype)
+    mean = x.cumsum(1) / torch.arange(1, n + 1, dtype=dtype).view(1, -1, 1)
+    return x, (x * mean).sum(-1, keepdim=True)
+
+
+def context_blind_prediction(x: np.ndarray) -> np.ndarray:
+    r"""Eq. ``eq-uat-blind``: the best predictor of the context task that sees token ``i`` and
+    its position but not the other tokens, ``E[y_i | x_i] = ||x_i||^2 / i`` (positions from 1).
+    ``x`` has shape (..., n, d); returns shape (..., n)."""
+    x = check_array(x, "x", ndim=(2, 3))
+    return (x**2).sum(-1) / np.arange(1, x.shape[-2] + 1)
