@@ -184,6 +184,22 @@ def test_notebook_is_committed_without_outputs(path):
 @pytest.mark.parametrize(
     "path", [*chapters(), ROOT / "book/front/how_a_chapter_works.ipynb"], ids=lambda p: p.name
 )
+def test_no_eval_after_a_silenced_cell(path):
+    """IPython silences an expression when the last cell in its history ends with ';', and the
+    {eval} expressions of a markdown cell run without history: after such a cell they return
+    nothing and the build fails ("does not return any outputs")."""
+    nb = nbformat.read(path, as_version=4)
+    last_code = ""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            last_code = cell.source.rstrip()
+        elif "{eval}" in cell.source:
+            assert not last_code.endswith(";"), f"cell {i}: {{eval}} after a cell ending in ';'"
+
+
+@pytest.mark.parametrize(
+    "path", [*chapters(), ROOT / "book/front/how_a_chapter_works.ipynb"], ids=lambda p: p.name
+)
 def test_chapter_follows_the_conventions(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
