@@ -43,18 +43,19 @@ SCREENSHOTS = ROOT / "_build" / "lab-screenshots"
 VIEWPORT = {"width": 1280, "height": 1600}
 CONTEXT = 30  # characters of context on each side of a fragment
 
-# Raw MyST in the rendered text: kind shown in the report, pattern.
+# Raw MyST in the rendered text: kind shown in the report, pattern. A role opening right after a
+# letter is a TeX argument (``\mathrm{ref}`` in an equation), not MyST.
 RAW = [
-    ("{prf:", re.compile(r"\{prf:")),
+    ("{prf:", re.compile(r"(?<![A-Za-z])\{prf:")),
     ("```{math}", re.compile(r"```\{math\}")),
     ("```{", re.compile(r"```\{(?!math\})")),
     (":::{", re.compile(r":::\{")),
-    ("{glue", re.compile(r"\{glue")),
-    ("{eq}", re.compile(r"\{eq\}")),
-    ("{ref}", re.compile(r"\{ref\}")),
-    ("{cite", re.compile(r"\{cite")),
-    ("{numref}", re.compile(r"\{numref\}")),
-    ("{eval}", re.compile(r"\{eval\}")),
+    ("{glue", re.compile(r"(?<![A-Za-z])\{glue")),
+    ("{eq}", re.compile(r"(?<![A-Za-z])\{eq\}")),
+    ("{ref}", re.compile(r"(?<![A-Za-z])\{ref\}")),
+    ("{cite", re.compile(r"(?<![A-Za-z])\{cite")),
+    ("{numref}", re.compile(r"(?<![A-Za-z])\{numref\}")),
+    ("{eval}", re.compile(r"(?<![A-Za-z])\{eval\}")),
     ("(label)=", re.compile(r"^\(.+\)=$", re.MULTILINE)),
     (":label:", re.compile(r":label:")),
 ]
