@@ -157,6 +157,19 @@ def _rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+def _random_feature_args() -> dict:
+    """A small 1-d fit shared by the two random-feature functions of uat."""
+    return dict(
+        x_train=np.linspace(-1, 1, 8)[:, None],
+        y_train=np.sin(np.linspace(-1, 1, 8)),
+        x_test=np.linspace(-0.9, 0.9, 4)[:, None],
+        y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
+        widths=[2, 4],
+        rng=_rng(),
+        scale=3.0,
+    )
+
+
 def _float(*shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=_g())
 
@@ -836,24 +849,8 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         bias=0.1,
         activation="tanh",
     ),  # fmt: skip
-    "uat.random_feature_errors": lambda: dict(
-        x_train=np.linspace(-1, 1, 8)[:, None],
-        y_train=np.sin(np.linspace(-1, 1, 8)),
-        x_test=np.linspace(-0.9, 0.9, 4)[:, None],
-        y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
-        widths=[2, 4],
-        rng=_rng(),
-        scale=3.0,
-    ),  # fmt: skip
-    "uat.random_feature_residuals": lambda: dict(
-        x_train=np.linspace(-1, 1, 8)[:, None],
-        y_train=np.sin(np.linspace(-1, 1, 8)),
-        x_test=np.linspace(-0.9, 0.9, 4)[:, None],
-        y_test=np.sin(np.linspace(-0.9, 0.9, 4)),
-        widths=[2, 4],
-        rng=_rng(),
-        scale=3.0,
-    ),  # fmt: skip
+    "uat.random_feature_errors": _random_feature_args,
+    "uat.random_feature_residuals": _random_feature_args,
     "uat.rank_one_update": lambda: dict(delta_theta=np.ones(3), x=np.arange(1.0, 3.0)),
     "uat.relu_interpolant": lambda: dict(f=np.sin, a=0.0, b=1.0, N=4),
     "uat.token_block": lambda: dict(matrix=_rng().normal(size=(6, 6)), n=3, i=0, j=1),
