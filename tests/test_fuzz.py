@@ -403,6 +403,27 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         a=np.array([12, 34]), b=np.array([56, 78]), held_out_fraction=0.25
     ),
     "chain_of_thought.decode_digits": lambda: dict(digits=np.array([[1, 2], [3, 4]])),
+    "chain_of_thought.multiplication_length": lambda: dict(fmt="longer", n_digits=2),
+    "chain_of_thought.matched_width": lambda: dict(
+        seq_len=9, target_params=5000, vocab_size=12, mlp=True
+    ),
+    "chain_of_thought.format_widths": lambda: dict(
+        target_params=20000, n_digits=1, formats=("none", "compact")
+    ),
+    "chain_of_thought.seed_mean_se": lambda: dict(values=np.array([0.1, 0.3, 0.2])),
+    "chain_of_thought.train_multiplication": lambda: dict(
+        fmt="compact",
+        d=2,
+        steps=1,
+        batch_size=2,
+        lr=0.01,
+        seed=0,
+        n_digits=1,
+        weight_decay=0.1,
+        grad_clip=1.0,
+        schedule="cosine",
+        device="cpu",
+    ),  # fmt: skip
     # checks
     "checks.CheckResult": lambda: dict(name="a", equation="eq-a", value=1.0, criterion="≈ 1"),
     "checks.check": lambda: dict(
@@ -682,6 +703,8 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         lr=0.01,
         weight_decay=0.1,
         generator=_g(),
+        grad_clip=1.0,
+        schedule="cosine",
         eval_fn=lambda m, s: float(s),
         eval_every=1,
         desc="fuzz",
@@ -699,6 +722,23 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
         vocab_size=5,
         order=2,
         alpha=0.1,
+    ),
+    "next_token.threshold_parity_agreement": lambda: dict(n_bits=3),
+    "next_token.best_halfspace_agreement": lambda: dict(n_bits=3),
+    "next_token.kneser_ney_probs": lambda: dict(
+        train_ids=np.array([0, 1, 2, 1, 0, 3]),
+        contexts=np.array([[-1, 0], [1, 2]]),
+        vocab_size=5,
+        order=3,
+        discount=0.5,
+    ),
+    "next_token.kneser_ney_perplexity": lambda: dict(
+        train_ids=np.array([0, 1, 2, 1, 0, 3]),
+        eval_rows=np.array([[0, 1, 2], [1, 2, 3]]),
+        vocab_size=5,
+        order=3,
+        discount=0.5,
+        ignore_id=0,
     ),
     # progress, prose, seeding
     "progress.progress": lambda: dict(iterable=[1, 2, 3], total=3, desc="fuzz"),
@@ -767,6 +807,19 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "transducer.window_codes": lambda: dict(x=_bits(4, 5), window=3),
     "transducer.best_window_predictor": lambda: dict(
         x_train=_bits(6, 5), y_train=np.array([0, 1, 1, 0, 1, 0]), window=2
+    ),
+    "transducer.minimise_transducer": lambda: dict(fst=_fst()),
+    "transducer.mealy_transformer": lambda: dict(
+        next_state=np.array([[0, 1], [1, 0]]), output=np.array([[0, 1], [1, 0]])
+    ),
+    "transducer.run_with_cot": lambda: dict(
+        model=_small_lm(), inputs=np.array([[0, 1, 2]]), prompt=np.array([0]), window=2
+    ),
+    "transducer.best_mealy_accuracy": lambda: dict(
+        words=_bits(4, 3), labels=np.array([0, 1, 1, 0]), n_states=1
+    ),
+    "transducer.best_window_cot_accuracy": lambda: dict(
+        words=_bits(4, 3), labels=np.array([0, 1, 1, 0]), window=2, n_thoughts=1
     ),
     # transformer
     "transformer.Block": lambda: dict(d_model=8, n_heads=2, d_ff=16, norm="pre", activation="gelu"),

@@ -4,19 +4,34 @@ Every example is a token sequence ``(x, z_1, ..., z_T)``: the input ``x`` follow
 the CoT, whose last token (or last block of tokens) is the answer. Two tasks:
 
 * **parity** of a hidden subset ``A`` of ``n`` input bits, with no CoT, the binary
-  count of ``s = sum_{i in A} x_i`` (eq-cot-binary), the unary count, or the prefix XOR;
+  count of ``s = sum_{i in A} x_i`` (eq-nt-binary), the unary count, or the prefix XOR;
 * **multiplication** of two ``k``-digit numbers with no CoT, a compact CoT (place-value
   digit-pair products, then the answer) or a longer CoT (products, then running
-  two-operand sums).
+  two-operand sums), and the comparison of the formats at matched model size
+  (:func:`format_widths`, :func:`train_multiplication`, :func:`seed_mean_se`).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
+import numpy as np
+import torch
+
+from .device import get_device
+from .next_token import (
+    MaskedLinearLM,
+    effective_parameters,
+    exact_match,
+    greedy_rollout,
+    teacher_forced_accuracy,
+    train_next_token,
+)
 from .validation import (
     check_array,
+    check_bool,
     check_choice,
+    check_device,
     check_generator,
     check_int,
     check_memory,
@@ -34,6 +49,11 @@ __all__ = [
     "multiplication_dataset",
     "operand_split",
     "decode_digits",
+    "multiplication_length",
+    "matched_width",
+    "format_widths",
+    "seed_mean_se",
+    "train_multiplication",
 ]
 
 PARITY_FORMATS = ("none", "binary", "unary", "prefix_xor")
@@ -55,7 +75,7 @@ def _check_format(fmt: object, allowed: tuple[str, ...]) -> str:
 def parity_cot_length(support_size: int, fmt: str) -> int:
     """Length ``T`` of the parity CoT (answer included) for ``|A| = support_size``.
 
-    ``none``: 1; ``binary``: ``floor(log2 |A|) + 1`` (eq-cot-binary);
+    ``none``: 1; ``binary``: ``floor(log2 |A|) + 1`` (eq-nt-binary);
     ``unary``: ``|A| + 1``; ``prefix_xor``: ``|A|``.
     """
     k = check_int(support_size, "support_size", 1)
@@ -67,7 +87,7 @@ def parity_cot(x: np.ndarray, support: np.ndarray, fmt: str) -> np.ndarray:
     """The CoT tokens ``z`` (values 0/1) of the parity of ``x[:, support]``.
 
     * ``binary``: the bits of ``s = sum_{i in A} x_i``, most significant first; the last
-      bit is ``s mod 2``, the parity (eq-cot-binary).
+      bit is ``s mod 2``, the parity (eq-nt-binary).
     * ``unary``: ``z_k = 1[s >= k]`` for ``k = 1..|A|``, then the parity.
     * ``prefix_xor``: ``z_k = x_{a_1} xor ... xor x_{a_k}`` for ``k = 1..|A|``.
     """
@@ -224,3 +244,147 @@ def multiplication_dataset(
         )
         a, b = rng.integers(lo, hi, size=m), rng.integers(lo, hi, size=m)
     return multiplication_cot(a, b, fmt, k), operand_split(a, b), 2 * k + 2
+
+
+def multiplication_length(fmt: str, n_digits: int = 2) -> int:
+    r"""Number of tokens of a row of :func:`multiplication_cot`, eq-nt-mult-T.
+
+    ``none``: ``4k + 2``; ``compact``: that plus ``k^2 (2k + 1)``; ``longer``: that plus
+    ``2k (k^2 - 2)`` (no running sum for ``k = 1``).
+    """
+    k = check_int(n_digits, "n_digits", 1, maximum=_MAX_DIGITS)
+    fmt = _check_format(fmt, MULT_FORMATS)
+    none = 4 * k + 2
+    compact = none + k * k * (2 * k + 1)
+    return {"none": none, "compact": compact, "longer": compact + 2 * k * max(k * k - 2, 0)}[fmt]
+
+
+def matched_width(
+    seq_len: int, target_params: int, vocab_size: int = len(MULT_VOCAB), *, mlp: bool = True
+) -> int:
+    r"""The width ``d`` whose effective parameter count (eq-nt-params) at ``c = seq_len``
+    positions is closest to ``target_params``.
+
+    :math:`P(d)=\big(\tfrac{c(c+1)}2[+1]\big)d^2+(c+2V[+1])d+V` is increasing in ``d``:
+    the positive root of :math:`P(d)=P^\ast` is rounded down and up and the nearer
+    integer kept (the smaller one on a tie; at least 1).
+    """
+    t = check_int(seq_len, "seq_len")
+    target = check_int(target_params, "target_params")
+    v = check_int(vocab_size, "vocab_size")
+    mlp = check_bool(mlp, "mlp")
+    a = t * (t + 1) / 2 + (1 if mlp else 0)
+    b = t + 2 * v + (1 if mlp else 0)
+    root = (-b + math.sqrt(b * b + 4 * a * max(target - v, 0))) / (2 * a)
+    candidates = sorted({max(1, math.floor(root)), max(1, math.ceil(root))})
+    return min(candidates, key=lambda d: abs(effective_parameters(t, d, v, mlp=mlp) - target))
+
+
+def format_widths(
+    target_params: int, n_digits: int = 2, formats: tuple[str, ...] = MULT_FORMATS
+) -> dict[str, int]:
+    r"""Per format, the MLP width ``d`` that matches ``target_params`` effective parameters.
+
+    The model of a row of ``N`` tokens (:func:`multiplication_length`, eq-nt-mult-T) has
+    ``N - 1`` positions (the last token is only a target), so its count is
+    :func:`~llmtheory.next_token.effective_parameters` at ``seq_len = N - 1``, eq-nt-params.
+    """
+    k = check_int(n_digits, "n_digits", 1, maximum=_MAX_DIGITS)
+    if isinstance(formats, str) or not isinstance(formats, tuple | list) or not formats:
+        raise TypeError(f"formats must be a non-empty tuple of format names, got {formats!r}")
+    widths = {}
+    for fmt in (check_choice(f, "formats", MULT_FORMATS) for f in formats):
+        seq_len = multiplication_length(fmt, k) - 1
+        widths[fmt] = matched_width(seq_len, target_params)
+    return widths
+
+
+def seed_mean_se(values: np.ndarray) -> tuple[float, float]:
+    r"""Mean of one result over ``S >= 2`` training seeds and its standard error
+    :math:`s/\sqrt S`, with :math:`s^2=\sum_i(x_i-\bar x)^2/(S-1)` the sample variance."""
+    x = check_array(values, "values", ndim=1)
+    if x.size < 2:
+        raise ValueError(f"values must hold at least 2 seeds to estimate a spread, got {x.size}")
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def train_multiplication(
+    fmt: str,
+    *,
+    d: int,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    n_digits: int = 2,
+    weight_decay: float = 0.1,
+    grad_clip: float | None = None,
+    schedule: str = "constant",
+    device: torch.device | str | None = None,
+) -> dict:
+    r"""Train the masked MLP (eq-nt-masked) on the training pairs of one format and score it.
+
+    All ``n_digits``-digit operand pairs are split by :func:`operand_split`; the model
+    (``d``, one seed for its initial weights and the order of its batches) is trained with
+    :func:`~llmtheory.next_token.train_next_token` on the training rows only (loss on the
+    CoT and the answer), then scored on every held-out pair: per-token teacher-forced
+    accuracy, the all-steps rate ``1 - L(h)`` (eq-nt-ar-loss) and the greedy-rollout exact
+    match of the ``2 n_digits`` answer digits (eq-nt-rollout), with the binomial standard
+    error of the held-out set. The same exact match on as many training pairs measures
+    memorisation; ``passes`` is the number of times an average training pair was drawn.
+    ``row_length`` is ``n + T``: the prompt of ``n = 2 n_digits + 2`` tokens and the chain of
+    ``T`` tokens (answer included).
+    """
+    k = check_int(n_digits, "n_digits", 1, maximum=3)
+    fmt = _check_format(fmt, MULT_FORMATS)
+    d = check_int(d, "d")
+    steps = check_int(steps, "steps")
+    batch_size = check_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", 0, maximum=2**32 - 1)
+    device = check_device(device, "device") or get_device()
+    tokens, held, p = multiplication_dataset(fmt, k)
+    tokens = torch.tensor(tokens, device=device)
+    train_rows, test_rows = tokens[~held], tokens[held]
+    n_train, n_test, w = train_rows.shape[0], test_rows.shape[0], 2 * k
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MaskedLinearLM(len(MULT_VOCAB), tokens.shape[1] - 1, d, mlp=True).to(device)
+    gen = torch.Generator().manual_seed(seed)
+    train_next_token(
+        model,
+        train_rows,
+        p,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        generator=gen,
+        grad_clip=grad_clip,
+        schedule=schedule,
+        desc=f"multiplication, {fmt}, d={d}, seed {seed}",
+    )
+    per_token, all_steps = teacher_forced_accuracy(model, test_rows, p)
+    length = tokens.shape[1] - p
+    roll = greedy_rollout(model, test_rows[:, :p], length)
+    em = float(exact_match(roll[:, -w:], test_rows[:, -w:]))
+    seen = train_rows[torch.randperm(n_train, generator=gen)[:n_test].to(device)]
+    em_train = float(exact_match(greedy_rollout(model, seen[:, :p], length)[:, -w:], seen[:, -w:]))
+    return {
+        "row_length": tokens.shape[1],
+        "T": length,
+        "d": d,
+        "params": effective_parameters(tokens.shape[1] - 1, d, len(MULT_VOCAB), mlp=True),
+        "seed": seed,
+        "per_token": per_token.cpu().numpy(),
+        "all_steps": float(all_steps),
+        "exact": em,
+        "se": math.sqrt(em * (1 - em) / n_test),
+        "train_exact": em_train,
+        "n_train": n_train,
+        "n_test": n_test,
+        "passes": steps * batch_size / n_train,
+        "model": model,
+        "test": test_rows,
+        "train": train_rows,
+        "p": p,
+    }

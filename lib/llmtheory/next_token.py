@@ -1,11 +1,11 @@
 """Linear and shallow-MLP auto-regressive next-token predictors (Malach, 2024).
 
 The model of the paper's code: token embedding (dimension ``d``), then ONE linear map
-``R^{T d} -> R^{T d}`` with a block-causal mask (output block ``t`` reads input blocks
-``s <= t``, diagonal included), then the unembedding. It has no attention, no positional
-embedding and no nonlinearity: every position has its own weights (time-dependent
-class, eq-nt-linear). The MLP variant inserts ``ReLU -> Linear(d, d) -> ReLU`` (shared
-over positions) before the unembedding.
+``R^{c d} -> R^{c d}`` (``c`` positions: the context) with a block-causal mask (output
+block ``t`` reads input blocks ``s <= t``, diagonal included), then the unembedding. It has
+no attention, no positional embedding and no nonlinearity: every position has its own
+weights (time-dependent class, eq-nt-linear). The MLP variant inserts
+``ReLU -> Linear(d, d) -> ReLU`` (shared over positions) before the unembedding.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ __all__ = [
     "exact_match",
     "model_perplexity",
     "ngram_perplexity",
+    "threshold_parity_agreement",
+    "best_halfspace_agreement",
+    "kneser_ney_probs",
+    "kneser_ney_perplexity",
 ]
 
 
@@ -128,8 +132,8 @@ class MaskedLinearLM(nn.Module):
 def effective_parameters(seq_len: int, d: int, vocab_size: int, *, mlp: bool = False) -> int:
     """Parameters of :class:`MaskedLinearLM` that the mask leaves free, eq-nt-params.
 
-    ``T(T+1)/2 d^2`` (causal blocks) ``+ T d`` (bias) ``+ V d`` (embedding)
-    ``+ V d + V`` (unembedding) ``[+ d^2 + d]`` (shared MLP layer).
+    With ``c = seq_len`` positions: ``c(c+1)/2 d^2`` (causal blocks) ``+ c d`` (bias) ``+ V d``
+    (embedding) ``+ V d + V`` (unembedding) ``[+ d^2 + d]`` (shared MLP layer).
     """
     t, d, v = check_int(seq_len, "seq_len"), check_int(d, "d"), check_int(vocab_size, "vocab_size")
     mlp = check_bool(mlp, "mlp")
@@ -155,6 +159,8 @@ def train_next_token(
     lr: float,
     weight_decay: float = 0.1,
     generator: torch.Generator | None = None,
+    grad_clip: float | None = None,
+    schedule: str = "constant",
     eval_fn: Callable[[nn.Module, int], object] | None = None,
     eval_every: int = 0,
     desc: str | None = None,
@@ -163,7 +169,9 @@ def train_next_token(
 
     ``tokens`` (on the model's device) are the training rows; each step draws
     ``batch_size`` of them with ``generator``; the loss covers positions ``>= start``
-    (the CoT and answer, not the prompt).
+    (the CoT and answer, not the prompt). ``grad_clip`` (global gradient norm, the paper's
+    code uses 1.0) and ``schedule`` (``"constant"``, ``"cosine"`` or ``"onecycle"``) are
+    passed to :func:`llmtheory.training.train`; the defaults change nothing.
     """
     model, tokens = _model(model), _tokens(tokens)
     start = _start(start, tokens)
@@ -184,6 +192,8 @@ def train_next_token(
         lr=lr,
         optimizer="adamw",
         weight_decay=weight_decay,
+        schedule=schedule,
+        grad_clip=grad_clip,
         eval_fn=eval_fn,
         eval_every=eval_every,
         desc=desc,
@@ -314,6 +324,187 @@ def ngram_perplexity(
     scored = np.ones(logp.shape, dtype=bool)
     if ignore_id is not None:
         scored = eval_rows[:, 1:] != ignore_id
+    if not scored.any():
+        raise ValueError(f"every target is ignore_id={ignore_id}: nothing to score")
+    return float(np.exp(-logp[scored].mean()))
+
+
+def threshold_parity_agreement(n_bits: int) -> np.ndarray:
+    r"""Agreement of the symmetric thresholds with the parity of ``n_bits`` uniform bits,
+    eq-nt-best-halfspace.
+
+    Entry ``theta`` (``0 <= theta <= n_bits + 1``) is ``Pr[1[s >= theta] = s mod 2]`` for
+    ``s ~ Binomial(n_bits, 1/2)``, the number of ones: the sum over ``s < theta`` of the
+    even weights plus the sum over ``s >= theta`` of the odd weights.
+    """
+    m = check_int(n_bits, "n_bits", 1, maximum=1000)
+    s = np.arange(m + 1)
+    weight = np.array([math.comb(m, int(j)) for j in s], dtype=float) / 2.0**m
+    even, odd = weight * (s % 2 == 0), weight * (s % 2 == 1)
+    below_even = np.concatenate([[0.0], np.cumsum(even)])  # sum over s < theta
+    at_least_odd = odd.sum() - np.concatenate([[0.0], np.cumsum(odd)])  # sum over s >= theta
+    return below_even + at_least_odd
+
+
+def best_halfspace_agreement(n_bits: int) -> float:
+    r"""The largest agreement of any halfspace of ``{0,1}^n`` with the parity of ``n_bits``
+    of its uniform coordinates, eq-nt-best-halfspace: ``max_theta max(a, 1 - a)`` over the
+    symmetric thresholds of :func:`threshold_parity_agreement` (a halfspace is unate, and
+    the best unate approximation of a parity is a symmetric threshold,
+    prop-nt-best-halfspace)."""
+    a = threshold_parity_agreement(n_bits)
+    return float(np.maximum(a, 1.0 - a).max())
+
+
+def _kn_discount(counts: np.ndarray) -> float:
+    """Ney's discount ``n1 / (n1 + 2 n2)`` from the counts of counts (0.75 if undefined)."""
+    n1, n2 = int((counts == 1).sum()), int((counts == 2).sum())
+    return n1 / (n1 + 2 * n2) if n1 > 0 else 0.75
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` at the positions of ``query`` in the sorted ``keys`` (0 where absent)."""
+    if keys.size == 0:
+        return np.zeros(query.shape)
+    pos = np.clip(np.searchsorted(keys, query), 0, keys.size - 1)
+    return np.where(keys[pos] == query, values[pos], 0)
+
+
+def _kn_level(codes: np.ndarray, counts: np.ndarray, v: int) -> dict[str, np.ndarray]:
+    """Tables of one level: gram codes and counts; per context, its total and its number
+    of distinct followers ``N1+(h .)``."""
+    ctx, inv = np.unique(codes // v, return_inverse=True)
+    return {
+        "gram": codes,
+        "count": counts,
+        "ctx": ctx,
+        "total": np.bincount(inv, weights=counts),
+        "followers": np.bincount(inv).astype(float),
+    }
+
+
+def _kn_tables(train: np.ndarray, v: int, order: int) -> list[dict[str, np.ndarray]]:
+    """Raw and continuation counts of the grams of every order ``1..order``."""
+    levels = []
+    for j in range(1, order + 1):
+        windows = np.lib.stride_tricks.sliding_window_view(train, j)
+        codes, counts = np.unique(windows @ (v ** np.arange(j - 1, -1, -1)), return_counts=True)
+        raw = _kn_level(codes, counts.astype(float), v)
+        level = {"raw": raw, "cont": raw, "discount": _kn_discount(counts)}
+        if j < order:  # continuation counts N1+(. g): distinct tokens seen left of g
+            wider = np.lib.stride_tricks.sliding_window_view(train, j + 1)
+            longer = np.unique(wider @ (v ** np.arange(j, -1, -1)))
+            suffix, n_left = np.unique(longer % v**j, return_counts=True)
+            level["cont"] = _kn_level(suffix, n_left.astype(float), v)
+        levels.append(level)
+    return levels
+
+
+def _kn_prob(levels: list, contexts: np.ndarray, words: np.ndarray, v: int, discount) -> np.ndarray:
+    r"""Interpolated Kneser--Ney probability of ``words`` after ``contexts`` (rows of
+    ``order - 1`` ids, missing leading ids ``-1``), eq-nt-kn."""
+    q, width = contexts.shape
+    top = width - (contexts < 0).sum(1) + 1  # the highest level each context reaches
+    lower = np.full(q, 1.0 / v)  # level 0: uniform
+    out = np.zeros(q)
+    for j, level in enumerate(levels, start=1):
+        h = np.clip(contexts[:, width - (j - 1) :], 0, None)  # clipped ids: only for top < j
+        h_code = h @ (v ** np.arange(j - 2, -1, -1)) if j > 1 else np.zeros(q, dtype=np.int64)
+        gram = h_code * v + words
+        d = level["discount"] if discount is None else discount
+        probs = {}
+        for kind in ("raw", "cont"):
+            t = level[kind]
+            c_hw = _lookup(t["gram"], t["count"], gram)
+            c_h = _lookup(t["ctx"], t["total"], h_code)
+            n_h = _lookup(t["ctx"], t["followers"], h_code)
+            safe = np.where(c_h > 0, c_h, 1.0)
+            interp = (np.maximum(c_hw - d, 0.0) + d * n_h * lower) / safe
+            probs[kind] = np.where(c_h > 0, interp, lower)
+        out = np.where(top == j, probs["raw"], out)
+        lower = probs["cont"]
+    return out
+
+
+def _kn_inputs(train_ids: object, vocab_size: object, order: object, discount: object):
+    v = check_int(vocab_size, "vocab_size")
+    order = check_int(order, "order", 1, maximum=8)
+    if float(v) ** (order + 1) >= 2.0**62:
+        raise ValueError(
+            f"vocab_size={v} and order={order}: codes of vocab_size**(order + 1) ids overflow int64"
+        )
+    if discount is not None:
+        discount = check_scalar(
+            discount, "discount", minimum=0.0, maximum=1.0, include_min=False, include_max=False
+        )
+    train = _ids(train_ids, "train_ids", v, ndim=1)
+    if train.size < order + 1:
+        raise ValueError(
+            f"train_ids must hold at least order + 1 = {order + 1} ids, got {train.size}"
+        )
+    check_memory(16 * 8 * order * train.size, f"the gram tables of order={order}")
+    return train, v, order, discount
+
+
+def kneser_ney_probs(
+    train_ids: np.ndarray,
+    contexts: np.ndarray,
+    vocab_size: int,
+    order: int,
+    discount: float | None = None,
+) -> np.ndarray:
+    r"""Next-token distributions of the interpolated Kneser--Ney model of ``order``,
+    eq-nt-kn, fitted on the id stream ``train_ids``.
+
+    ``contexts`` has ``order - 1`` columns: the previous ids, oldest first, with ``-1``
+    for the missing leading ids of a short context (the start of a row). Returns an array
+    ``(len(contexts), vocab_size)`` whose rows sum to 1. ``discount`` (in ``(0, 1)``) is
+    the same at every level; ``None`` takes Ney's ``n1 / (n1 + 2 n2)`` of each level.
+    """
+    train, v, order, discount = _kn_inputs(train_ids, vocab_size, order, discount)
+    ctx = check_array(contexts, "contexts", ndim=2, dtype="integral", allow_empty=True)
+    if ctx.shape[1] != order - 1:
+        raise ValueError(f"contexts must have order - 1 = {order - 1} columns, got {ctx.shape[1]}")
+    if ctx.size and (ctx.min() < -1 or ctx.max() >= v):
+        raise ValueError(
+            f"contexts must hold ids in [0, {v}) or -1 (missing), got {ctx.min()}..{ctx.max()}"
+        )
+    missing = ctx < 0
+    if (missing[:, 1:] & ~missing[:, :-1]).any():
+        raise ValueError("contexts may have -1 (missing) only before their first id")
+    check_memory(8 * 8 * ctx.shape[0] * v, f"{ctx.shape[0]} distributions over vocab_size={v}")
+    levels = _kn_tables(train, v, order)
+    rows = np.repeat(ctx, v, axis=0)
+    words = np.tile(np.arange(v), ctx.shape[0])
+    return _kn_prob(levels, rows, words, v, discount).reshape(ctx.shape[0], v)
+
+
+def kneser_ney_perplexity(
+    train_ids: np.ndarray,
+    eval_rows: np.ndarray,
+    vocab_size: int,
+    order: int,
+    discount: float | None = None,
+    ignore_id: int | None = None,
+) -> float:
+    r"""Perplexity eq-nt-ppl of the interpolated Kneser--Ney model (:func:`kneser_ney_probs`)
+    on positions ``1..n-1`` of ``eval_rows``, each predicted from at most ``order - 1``
+    previous ids of its own row; positions whose target is ``ignore_id`` (padding) are not
+    scored, as in :func:`model_perplexity` and :func:`ngram_perplexity`."""
+    train, v, order, discount = _kn_inputs(train_ids, vocab_size, order, discount)
+    ignore_id = _ignore(ignore_id, v)
+    rows = _ids(eval_rows, "eval_rows", v, ndim=2)
+    if rows.shape[1] < 2:
+        raise ValueError(f"eval_rows must have at least 2 columns, got {rows.shape[1]}")
+    check_memory(8 * 8 * rows.size * order, f"the contexts of {rows.shape[0]} rows")
+    padded = np.concatenate([np.full((rows.shape[0], order - 1), -1), rows], 1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, order, axis=1)[:, 1 : rows.shape[1]]
+    targets = windows[..., -1].ravel()
+    contexts = windows[..., :-1].reshape(targets.size, order - 1)
+    logp = np.log(_kn_prob(_kn_tables(train, v, order), contexts, targets, v, discount))
+    scored = np.ones(targets.shape, dtype=bool)
+    if ignore_id is not None:
+        scored = targets != ignore_id
     if not scored.any():
         raise ValueError(f"every target is ignore_id={ignore_id}: nothing to score")
     return float(np.exp(-logp[scored].mean()))
