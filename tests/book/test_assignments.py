@@ -400,12 +400,12 @@ def test_preface_tells_the_times_and_the_hint_truthfully():
     """The teaching section's claims hold: chapter times and memory, the hint it quotes."""
     text = (ROOT / "book" / "intro.md").read_text()
     section = " ".join(text[text.index("## How to teach with it") :].split())
-    assert "from a few seconds to under a minute on one CPU core, in under 1 GB" in section
+    assert "from a few seconds to under three minutes on one CPU core, in under 1 GB" in section
     record = json.loads((ROOT / "book" / "back" / "benchmarks" / "chapters.json").read_text())
     timed = {Path(row["notebook"]).stem: row for row in record["rows"]}
     for source in CHAPTERS:
         row = timed[source.stem]
-        assert row["seconds"] < 60 and row["peak_mb"] < 1024, row
+        assert row["seconds"] < 180 and row["peak_mb"] < 1024, row
     quoted = re.search(r"`AssertionError: (ex_demo_bits[^`]*)`", section)
     front = kit.read_chapter(ROOT / "book" / "front" / f"{DEMO}.ipynb", EDITIONS)
     public = [t for e in front.exercises for t in e.tests if not t.hidden]
