@@ -96,16 +96,18 @@ class MaskedLinearLM(nn.Module):
         self.d = check_int(d, "d")
         self.mlp = check_bool(mlp, "mlp")
         td = self.seq_len * self.d
-        check_memory(
-            4 * (3 * td * td + 3 * self.vocab_size * self.d),
+        check_memory(  # float weight, boolean mask, their float product in forward
+            9 * td * td + 12 * self.vocab_size * self.d,
             f"the ({td}, {td}) masked weight of seq_len={self.seq_len}, d={self.d} and the "
             f"embeddings of vocab_size={self.vocab_size}",
         )
         self.embed = nn.Embedding(self.vocab_size, self.d)
         self.linear = nn.Linear(td, td)
         nn.init.normal_(self.linear.weight, std=1.0 / math.sqrt(td))
-        blocks = torch.tril(torch.ones(self.seq_len, self.seq_len))
-        self.register_buffer("mask", torch.kron(blocks, torch.ones(self.d, self.d)))
+        blocks = torch.tril(torch.ones(self.seq_len, self.seq_len, dtype=torch.bool))
+        # block (t, s) is all ones iff s <= t; boolean: a quarter of a float mask's memory
+        mask = blocks.repeat_interleave(self.d, 0).repeat_interleave(self.d, 1)
+        self.register_buffer("mask", mask)
         self.hidden = nn.Linear(self.d, self.d) if self.mlp else None
         self.unembed = nn.Linear(self.d, self.vocab_size)
 
