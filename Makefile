@@ -9,6 +9,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MATHJAX := _vendor/mathjax/tex-mml-chtml.js
+NODE_STAMP := node_modules/.installed-stamp
+AXE := node_modules/axe-core/axe.min.js
 # Debian's chromium (installed below when missing and run as root); elsewhere, e.g. Ubuntu's snap:
 # make test CHROMIUM=/snap/bin/chromium. The browser tests read it from the environment.
 CHROMIUM ?= /usr/bin/chromium
@@ -51,8 +53,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[book,test]'
 	touch $@
 
-$(MATHJAX): package.json package-lock.json
+# npm's packages (package.json): MathJax, vendored into the book, and axe-core, which the browser
+# tests run over every page. Installed again whenever package.json or its lock changes.
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	test -f $(AXE) || { echo "$(AXE) is missing after npm ci" >&2; exit 1; }
+	touch $@
+
+$(MATHJAX): $(NODE_STAMP)
 	rm -rf _vendor/mathjax && mkdir -p _vendor/mathjax
 	cd node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output ui a11y sre adaptors ../../../_vendor/mathjax/
 	rm -rf _vendor/mathjax/output/svg _vendor/mathjax/output/svg.js
@@ -102,8 +110,8 @@ budget: $(STAMP)  ## Fail when a chapter in _build/benchmarks/ exceeds 3 min on 
 mutants: $(STAMP)  ## Plant each catalogued bug in every chapter running its code (incremental): book/back/mutants/.
 	$(QUIET) $(BIN)/python scripts/run_mutants.py --jobs $(MUTANT_JOBS)
 
-browser: $(STAMP) $(CHROMIUM)  ## Open every built page in headless Chromium: math typeset, figures, no errors.
-	$(QUIET) $(BIN)/pytest tests/book/test_html.py -q -p no:cacheprovider
+browser: $(STAMP) $(NODE_STAMP) $(CHROMIUM)  ## Every built page in headless Chromium: rendering, layout, figures, numbering, axe-core.
+	$(QUIET) $(BIN)/pytest tests/book/test_html.py tests/book/test_page.py -q -p no:cacheprovider
 
 assignments: notebooks  ## Course kit (Otter-Grader): student/instructor editions, autograders in _build/assignments.
 	$(BIN)/python scripts/make_assignments.py --editions _build/notebooks --out _build/assignments

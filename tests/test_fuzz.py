@@ -745,6 +745,8 @@ BASELINES: dict[str, typing.Callable[[], dict]] = {
     "prose.Quoted": lambda: dict(value=1.5, spec=".2f"),
     "prose.quote": lambda: dict(value=1.5, spec=".2f"),
     "seeding.seed_everything": lambda: dict(seed=3),
+    # source
+    "source.show_source": lambda: dict(obj=llmtheory.checks.check),
     # semantic
     "semantic.binary_symmetric_channel": lambda: dict(
         bits=np.array([0, 1, 1, 0]), eta=0.1, rng=_rng()

@@ -346,7 +346,11 @@ def peel(
 def success_probability(
     rho: np.ndarray | float, K: int = 1, phi: float = 1.0
 ) -> np.ndarray | float:
-    """Poisson-learner success :math:`\\varphi\\sum_{j<K} e^{-\\rho}\\rho^j/j!` (eq-em-psuc)."""
+    """Poisson-learner success :math:`\\varphi\\sum_{j<K} e^{-\\rho}\\rho^j/j!` (eq-em-psuc).
+
+    The sum is the regularised upper incomplete gamma function :math:`Q(K, \\rho)`,
+    ``scipy.special.gammaincc``; ``K = 1`` gives the 1-skill learner :math:`e^{-\\rho}`.
+    """
     K, phi = _check_learner(K, phi)
     rho = check_array(rho, "rho", allow_empty=True)
     if np.any(rho < 0):
@@ -363,7 +367,16 @@ def _edge_coeffs(c: np.ndarray) -> np.ndarray:
     return d / d.sum()
 
 
-def _e1_map(q, a, lam, K, phi, b):
+def _e1_map(
+    q: np.ndarray, a: np.ndarray, lam: np.ndarray, K: int, phi: float, b: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the E1 recursion (eq-em-de-e1): ``(q_next, p)`` from the edge message ``q``.
+
+    ``p = 1 - P_suc(b + a q)`` is the probability that a text does not teach a skill along an
+    edge (eq-em-psuc: ``phi`` times the regularised upper gamma function ``Q(K, .)``, with
+    ``a = Lambda'(1) / R`` and ``b`` the interference of frozen skills, eq-emb-hier), and
+    ``q_next = lambda(p)`` evaluates the edge-perspective polynomial with coefficients ``lam``.
+    """
     p = 1.0 - phi * gammaincc(K, b + a * q)
     return _polyval(p, lam), p
 

@@ -111,7 +111,12 @@ def plugin_bias_second_order(p: np.ndarray, n: np.ndarray | int) -> np.ndarray:
 def simulate_plugin_bias(
     p: np.ndarray, n: int, replicates: int, rng: np.random.Generator
 ) -> tuple[float, float]:
-    """Monte-Carlo mean of ``Ĥ - H`` over ``replicates`` samples of ``n`` tokens, and its s.e."""
+    """Monte-Carlo mean of ``Ĥ - H`` over ``replicates`` samples of ``n`` tokens, and its s.e.
+
+    Each replicate draws the ``V`` token counts of one training set from the multinomial
+    distribution and takes their plug-in entropy ``Ĥ`` (eq. ``eq-demo-plugin``); the mean error
+    estimates the bias that eq. ``eq-demo-exact`` gives exactly.
+    """
     p = _check_distribution(p)
     n = check_int(n, "n", maximum=2**62)
     replicates = check_int(replicates, "replicates", 2)

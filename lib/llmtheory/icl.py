@@ -527,7 +527,7 @@ def _prefix_mask(x: torch.Tensor) -> torch.Tensor:
 
 
 def least_squares_prefix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Minimum-norm least squares on examples ``< k``, predicting ``y_k``, eq. ``eq-icl-ls``.
+    """Minimum-norm least squares on examples ``< k``, predicting ``y_k``, eq. ``eq-icl-baselines``.
 
     Rows ``j >= k`` are zeroed, which leaves the minimum-norm solution unchanged; all
     prefixes are solved in one batched pseudo-inverse. Returns shape ``(B, n)``.

@@ -487,7 +487,7 @@ def correct_attention(
 
 
 def constructed_transformer(dic: ConceptDictionary, lam: float) -> MultiConceptTransformer:
-    """The transformer of eq-mc-construction: ``W_yx = lam sum_k t_k v_k^T`` (label rows,
+    """The transformer of prop-mc-construction: ``W_yx = lam sum_k t_k v_k^T`` (label rows,
     word columns), all other blocks 0, and ``m = 2`` neurons ``w_± = ±sum_k t_k``."""
     _check_dic(dic)
     lam = check_scalar(lam, "lam", minimum=0.0)
@@ -707,7 +707,7 @@ def distilled_transformer(
     """The construction at the scales ``W`` learned (eq-mc-learned-scores): the merged
     key-query matrix keeps only the ``2K`` products of :func:`concept_scales`,
     ``sum_k [label_k t_k v_k^T (label rows, word columns) + word_k v_k v_k^T (word block)]``,
-    and the MLP is the read-out ``w_± = ±sum_k s_k t_k`` of eq-mc-construction with
+    and the MLP is the read-out ``w_± = ±sum_k s_k t_k`` of prop-mc-construction with
     ``s_k = sign(label_k)``, the learned sign of :func:`concept_signs` (+1 where it is 0)."""
     label, word = concept_scales(dic, W)
     signs = np.where(label < 0, -1.0, 1.0)  # s_k of concept_signs (+1 where the product is 0)

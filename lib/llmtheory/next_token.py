@@ -82,11 +82,15 @@ def _logits(model: nn.Module, tokens: Tensor, name: str) -> Tensor:
 
 
 class MaskedLinearLM(nn.Module):
-    """Time-dependent linear (or shallow-MLP) next-token predictor, eq-nt-linear.
+    """Time-dependent linear (or shallow-MLP) next-token predictor, eq-nt-masked.
 
-    ``forward(tokens)`` with ``tokens`` of shape ``(batch, n)``, ``n <= seq_len``
-    (right-padded use), returns logits ``(batch, n, vocab_size)``; the logits at
-    position ``t`` predict token ``t + 1`` from tokens ``0..t``.
+    One weight block ``W_{t,s}`` of shape ``(d, d)`` for every pair of positions ``s <= t``
+    (the class eq-nt-linear with a rank-``d`` factorisation): ``embed`` is ``e``, ``linear``
+    holds all blocks as one ``(seq_len d, seq_len d)`` matrix and its bias the ``b_t``,
+    ``mask`` keeps the blocks with ``s <= t``, ``hidden`` is the MLP's ``V`` and ``v``,
+    ``unembed`` is ``(U, b_U)``. ``forward(tokens)`` with ``tokens`` of shape ``(batch, n)``,
+    ``n <= seq_len`` (right-padded use), returns logits ``(batch, n, vocab_size)``; the
+    logits at position ``t`` predict token ``t + 1`` from tokens ``0..t``.
     """
 
     def __init__(self, vocab_size: int, seq_len: int, d: int, *, mlp: bool = False) -> None:
@@ -112,6 +116,12 @@ class MaskedLinearLM(nn.Module):
         self.unembed = nn.Linear(self.d, self.vocab_size)
 
     def forward(self, tokens: Tensor) -> Tensor:
+        """Logits of eq-nt-masked at every position: ``(batch, n)`` ids to ``(batch, n, V)``.
+
+        The embeddings of the ``n`` tokens are concatenated into one vector of ``n d``
+        entries; the masked weight maps it to ``h_t = sum_{s <= t} W_{t,s} e(u_s) + b_t``
+        for all ``t`` at once; ``phi`` is the identity or the MLP, then the unembedding.
+        """
         tokens = _tokens(tokens)
         b, n = tokens.shape
         if n > self.seq_len:

@@ -114,6 +114,10 @@ def _last_argmax(model: nn.Module, windows: np.ndarray, what: str) -> np.ndarray
 def extract_transducer(model: nn.Module, vocab_size: int, window: int) -> Transducer:
     """Tabulate the transducer of ``model`` by enumerating every state and input symbol.
 
+    The construction of thm-fst-main: the states are the windows of length ``0..window``,
+    ``|Q| = sum_i |V|^i`` of them (eq-fst-states); ``delta(w, a) = last_c(w a)`` and
+    ``lambda(w, a)`` is the model's greedy token on that window (eq-fst-transition). A window
+    of length ``n`` is state ``off[n] + code``, ``code`` its word in base ``|V|``.
     ``model`` maps ids ``(batch, n)``, ``n <= window``, to logits ``(batch, n, V)``.
     ``|Q| |V|`` transitions are listed; the outputs need one forward pass per distinct
     new window, batched by window length.
@@ -285,14 +289,15 @@ def _mealy_tables(next_state: object, output: object) -> tuple[np.ndarray, np.nd
 def mealy_transformer(next_state: np.ndarray, output: np.ndarray) -> nn.Module:
     r"""A one-layer transformer, weights set by hand, that runs a Mealy machine (eq-fst-mealy-cot).
 
-    The machine has states ``0..k-1``, inputs ``0..s-1`` and outputs ``0..g-1``. Token ids
-    ``0..s-1`` are the inputs; id ``s + q g + y`` is the chain-of-thought token "state ``q``,
-    output ``y``". On the window (previous token, current token) = $((q,y), x)$ the model
-    predicts the token $(\delta(q,x),\lambda(q,x))$; every other window gets all-zero logits
-    (greedy output: token 0). Residual stream: current token, previous token, two positions,
-    logits (``d_model = 3|V| + 2``, one head, no LayerNorm). The head attends to the
-    previous position and copies its token; one ReLU unit per pair $(q,x)$ fires when both
-    are present and writes the logit of the successor token.
+    The construction in the proof of prop-fst-mealy-cot. The machine has states ``0..k-1``,
+    inputs ``0..s-1`` and outputs ``0..g-1``. Token ids ``0..s-1`` are the inputs; id
+    ``s + q g + y`` is the chain-of-thought token "state ``q``, output ``y``". On the window
+    (previous token, current token) = $((q,y), x)$ the model predicts the token
+    $(\delta(q,x),\lambda(q,x))$; every other window gets all-zero logits (greedy output:
+    token 0). Residual stream: current token, previous token, two positions, logits
+    (``d_model = 3|V| + 2``, one head, no LayerNorm). The head attends to the previous
+    position and copies its token; one ReLU unit per pair $(q,x)$ fires when both are present
+    and writes the logit of the successor token.
     """
     delta, lam, g = _mealy_tables(next_state, output)
     k, s = delta.shape

@@ -213,7 +213,11 @@ def head_vec_matrix(W_V: np.ndarray, A: np.ndarray) -> np.ndarray:
 
 def mha_vec_matrix(p: LayerParameters, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eq. ``eq-uat-mha``: ``Gamma(x) = I + sum_h (W_O^h W_V^h) kron A_h`` and the constant
-    ``c kron 1_n`` with ``c = sum_h W_O^h b_V^h + b_O`` (rows of ``A_h`` sum to one)."""
+    ``c kron 1_n`` with ``c = sum_h W_O^h b_V^h + b_O`` (rows of ``A_h`` sum to one).
+
+    ``A`` holds the attention matrices ``A_h`` of eq. ``eq-uat-head`` (heads, n, n); returns
+    ``(M, c kron 1_n)``, where ``M`` is ``Gamma(x)``, the matrix of attention with its residual.
+    """
     p = _check_layer(p)
     A = check_array(A, "A", ndim=3)
     n = A.shape[-1]
@@ -297,11 +301,11 @@ def model_attention(
 
 
 def unrolled_terms(model: Transformer, X0: np.ndarray, attn_mask: torch.Tensor | None = None):
-    """Eq. ``eq-uat-unrolled``: ``x_L = x_0 + sum_l [ (M_l - I) x_0 + ... ]`` as UAT terms in x_0.
+    """Eq. ``eq-uat-unrolled``: ``x_L = x_0 + sum_l [(Gamma_l - I) x_0 + ...]`` as UAT terms in x_0.
 
     ``X0`` (n, d_model) is the residual stream after the embedding. Layer ``l`` contributes
     an attention term (identity activation) and an FFN term, both of the form
-    ``A sigma(W(x_0) x_0 + theta(x_0)) + b`` with ``M_l`` evaluated at ``x_{l-1}`` and the
+    ``A sigma(W(x_0) x_0 + theta(x_0)) + b`` with ``Gamma_l`` evaluated at ``x_{l-1}`` and the
     sum ``r_{l-1} = x_{l-1} - x_0`` of the earlier branches folded into the biases.
     Returns the list of terms (2 per layer, in order) and ``x_L`` computed from them.
     """

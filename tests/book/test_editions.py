@@ -98,7 +98,7 @@ def test_edition_keeps_code_equations_and_numbers(source):
     assert len(colab) == (1 if src_code else 0)
     source_text = "\n".join(c.source for c in src.cells if c.cell_type == "markdown")
     labelled = len(re.findall(r"```\{math\}\s*\n:label:|\$\$\s*\(eq-[\w-]+\)", source_text))
-    assert len(re.findall(r"\\tag\{\d+\}", markdown_of(edition(source)))) >= labelled
+    assert len(re.findall(r"\\tag\{[\d.]+\}", markdown_of(edition(source)))) >= labelled
     assert "quoted[" not in markdown_of(edition(source))
 
 
@@ -135,12 +135,12 @@ def test_colab_button_opens_the_plain_edition():
 
 def equation_tags(text: str) -> dict[str, str]:
     """Equation label -> the number its ``\\tag`` shows, in an edition's markdown."""
-    pattern = r"<a id='equation-([^']*)'></a>\s*\$\$.*?\\tag\{(\d+)\}"
+    pattern = r"<a id='equation-([^']*)'></a>\s*\$\$.*?\\tag\{([\d.]+)\}"
     return dict(re.findall(pattern, text, flags=re.S))
 
 
 def html_equation_numbers(page: Path) -> dict[str, str]:
-    pattern = r'id="equation-([^"]+)"[^>]*>\s*<span class="eqno">\((\d+)\)'
+    pattern = r'id="equation-([^"]+)"[^>]*>\s*<span class="eqno">\(([\d.]+)\)'
     return dict(re.findall(pattern, page.read_text()))
 
 
@@ -151,7 +151,7 @@ def test_numbers_and_links_agree_with_the_html_book(source):
     tags = equation_tags(text)
     page = (ROOT / "_build/html" / source.relative_to(ROOT)).with_suffix(".html")
     assert tags == {k: v for k, v in html_equation_numbers(page).items() if k in tags}
-    for number, label in re.findall(r"\[\((\d+)\)\]\(#equation-([^)]+)\)", text):
+    for number, label in re.findall(r"\[\(([\d.]+)\)\]\(#equation-([^)]+)\)", text):
         assert tags.get(label) == number, (
             f"({number}) links to equation {label} ({tags.get(label)})"
         )
