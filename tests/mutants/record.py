@@ -73,14 +73,33 @@ def unit_tests(target: str) -> list[Path]:
     ]
 
 
+# Cell tags that change what executing a cell does (nbclient reads them); the others only display.
+EXECUTION_TAGS = {"raises-exception", "skip-execution"}
+
+
+def executed(chapter: Path) -> str:
+    """What executing ``chapter`` depends on: its code cells in order, with their execution tags.
+
+    Prose, equations and display tags (``hide-input``) never run, so editing them keeps the
+    chapter's results in the record fresh.
+    """
+    cells = json.loads(chapter.read_text())["cells"]
+    code = [
+        ["".join(c["source"]), sorted(EXECUTION_TAGS & set(c["metadata"].get("tags", [])))]
+        for c in cells
+        if c["cell_type"] == "code"
+    ]
+    return json.dumps(code)
+
+
 def usage_key(chapter: Path, targets: list[str]) -> str:
     lib = [p.read_bytes() for p in sorted(LIB.rglob("*.py"))]
-    return _digest(chapter.read_bytes(), *lib, _harness(), json.dumps(sorted(targets)))
+    return _digest(executed(chapter), *lib, _harness(), json.dumps(sorted(targets)))
 
 
 def chapter_key(bug: dict, chapter: Path) -> str:
     return _digest(
-        _bug_text(bug), chapter.read_bytes(), module_file(bug["target"]).read_bytes(), _harness()
+        _bug_text(bug), executed(chapter), module_file(bug["target"]).read_bytes(), _harness()
     )
 
 
