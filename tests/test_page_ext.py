@@ -198,3 +198,12 @@ def test_a_folded_cell_is_named_by_its_visible_text():
         page.name_folds_by_their_text(body)
         == '<details class="hide above-input"><summary>\n<p>Show'
     )
+
+
+def test_docstring_labels_become_links_in_text_only():
+    targets = {"eq-em-core": ("ch5.html#equation-eq-em-core", "(5.7)")}
+    body = '<dd><p>Implements (eq-em-core) and eq-unknown.</p><a href="x#eq-em-core">k</a></dd>'
+    out = page.link_docstring_labels(body, targets)
+    assert '(<a class="reference internal output-label" href="ch5.html#equation-eq-em-core"' in out
+    assert ">(5.7)</a>)" in out and "eq-unknown" in out
+    assert 'href="x#eq-em-core"' in out  # attributes untouched

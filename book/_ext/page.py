@@ -15,7 +15,7 @@ Labels in outputs
     The lines that ``llmtheory.check`` prints name the equation or result they test by its label,
     ``[eq-em-de-e1]``. In the HTML, each such label inside a cell's output becomes a link to it,
     showing the number the reader sees: "(5.3)", "Theorem 5.1". Labels the book does not define
-    are left as printed.
+    are left as printed. On the API page, the labels the docstrings cite become such links too.
 
 Alt text
     An image drawn by a code cell takes its alt text from the caption of its figure
@@ -45,6 +45,10 @@ Numbers = dict[str, dict[str, tuple[int, ...]]]
 
 _CHAPTER_TITLE = re.compile(r"\s*(\d+)\.\s")
 _LABEL = re.compile(r"\[([A-Za-z][\w:.-]*)\]")
+_BARE_LABEL = re.compile(
+    r"(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex)-[a-z0-9-]*[a-z0-9])"
+)
+_TEXT = re.compile(r">([^<]+)<")
 _OUTPUT_PRE = re.compile(
     r'(<div class="output[^"]*"[^>]*>\s*<div class="highlight">\s*<pre>)(.*?)(</pre>)', re.S
 )
@@ -91,15 +95,40 @@ def link_labels(text: str, targets: Mapping[str, tuple[str, str]]) -> str:
 
     def link(match: re.Match[str]) -> str:
         target = targets.get(match.group(1))
-        if target is None:
-            return match.group(0)
-        href, shown = target
-        return (
-            f'<a class="reference internal output-label" href="{html.escape(href)}" '
-            f'title="{html.escape(match.group(1))}">{html.escape(shown)}</a>'
-        )
+        return match.group(0) if target is None else _anchor(match.group(1), target)
 
     return _LABEL.sub(link, text)
+
+
+def _anchor(label: str, target: tuple[str, str]) -> str:
+    href, shown = target
+    return (
+        f'<a class="reference internal output-label" href="{html.escape(href)}" '
+        f'title="{html.escape(label)}">{html.escape(shown)}</a>'
+    )
+
+
+def link_docstring_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> str:
+    """Each known label in the text of an API page (docstrings cite ``eq-em-core``) as a link.
+
+    Only text between tags is touched, never an attribute; unknown labels are left as they are.
+    """
+
+    def text(match: re.Match[str]) -> str:
+        return (
+            ">"
+            + _BARE_LABEL.sub(
+                lambda m: (
+                    _anchor(m.group(1), targets[m.group(1)])
+                    if m.group(1) in targets
+                    else m.group(0)
+                ),
+                match.group(1),
+            )
+            + "<"
+        )
+
+    return _TEXT.sub(text, body)
 
 
 def link_output_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> str:
@@ -191,6 +220,8 @@ def _page_context(app: Any, pagename: str, templatename: str, context: dict, doc
         return
     if '<div class="output' in body:
         body = link_output_labels(body, label_targets(app, pagename))
+    if '<dl class="py' in body:  # the API page: docstrings cite the labels of their equations
+        body = link_docstring_labels(body, label_targets(app, pagename))
     context["body"] = name_folds_by_their_text(list_items_of_citations(body))
 
 
