@@ -45,9 +45,7 @@ Numbers = dict[str, dict[str, tuple[int, ...]]]
 
 _CHAPTER_TITLE = re.compile(r"\s*(\d+)\.\s")
 _LABEL = re.compile(r"\[([A-Za-z][\w:.-]*)\]")
-_BARE_LABEL = re.compile(
-    r"(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex)-[a-z0-9-]*[a-z0-9])"
-)
+_BARE_LABEL = re.compile(r"(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex)-[\w-]*\w)(?![\w-])")
 _TEXT = re.compile(r">([^<]+)<")
 _OUTPUT_PRE = re.compile(
     r'(<div class="output[^"]*"[^>]*>\s*<div class="highlight">\s*<pre>)(.*?)(</pre>)', re.S

@@ -390,7 +390,8 @@ def smallest_figure_px(figures: list[dict], smallest_pt: float, dpi: float) -> f
 
 
 def path_alts(images: list[dict]) -> list[str]:
-    bad = re.compile(r"/|_images|\.(?:png|jpe?g|svg|gif|webp)\b", re.I)
+    # a file name or path: one word with a slash or an image extension, or the build's _images
+    bad = re.compile(r"^\S*/\S*$|_images|^\S+\.(?:png|jpe?g|svg|gif|webp)$", re.I)
     return [
         f"{i['src']}: alt={i['alt']!r}"
         for i in images
