@@ -105,6 +105,18 @@ def test_kneser_ney_matches_reference_and_sums_to_one(order):
     np.testing.assert_allclose(probs, ref, rtol=1e-12)
 
 
+def test_kneser_ney_probs_in_chunks_equals_at_once(monkeypatch):
+    import llmtheory.next_token as nt
+
+    rng = np.random.default_rng(7)
+    v, order = 5, 3
+    train = rng.integers(0, v, 80)
+    contexts = rng.integers(0, v, (23, order - 1))
+    at_once = kneser_ney_probs(train, contexts, v, order)
+    monkeypatch.setattr(nt, "_KN_CHUNK_ENTRIES", 2 * v)  # 2 contexts per chunk, the last alone
+    np.testing.assert_array_equal(kneser_ney_probs(train, contexts, v, order), at_once)
+
+
 def test_kneser_ney_by_hand_with_a_fixed_discount():
     # bigrams of 0 1 0 1 0 1 2: after 0 only 1 (3 times); distinct left neighbours: one each
     # for 0, 1 and 2, so the continuation unigram is (1 - D + D * 3 / 4) / 3 for them

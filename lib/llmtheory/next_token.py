@@ -458,6 +458,9 @@ def _kn_inputs(train_ids: object, vocab_size: object, order: object, discount: o
     return train, v, order, discount
 
 
+_KN_CHUNK_ENTRIES = 2**20  # (context, next id) pairs that kneser_ney_probs scores at once
+
+
 def kneser_ney_probs(
     train_ids: np.ndarray,
     contexts: np.ndarray,
@@ -484,11 +487,20 @@ def kneser_ney_probs(
     missing = ctx < 0
     if (missing[:, 1:] & ~missing[:, :-1]).any():
         raise ValueError("contexts may have -1 (missing) only before their first id")
-    check_memory(8 * 8 * ctx.shape[0] * v, f"{ctx.shape[0]} distributions over vocab_size={v}")
+    step = max(1, _KN_CHUNK_ENTRIES // v)  # contexts per chunk: the temporaries stay small
+    check_memory(
+        8 * ctx.shape[0] * v + 8 * 8 * step * v, f"{ctx.shape[0]} distributions over vocab_size={v}"
+    )
     levels = _kn_tables(train, v, order)
-    rows = np.repeat(ctx, v, axis=0)
-    words = np.tile(np.arange(v), ctx.shape[0])
-    return _kn_prob(levels, rows, words, v, discount).reshape(ctx.shape[0], v)
+    probs = np.empty((ctx.shape[0], v))
+    for start in range(0, ctx.shape[0], step):
+        part = ctx[start : start + step]
+        rows = np.repeat(part, v, axis=0)
+        words = np.tile(np.arange(v), part.shape[0])
+        probs[start : start + part.shape[0]] = _kn_prob(levels, rows, words, v, discount).reshape(
+            part.shape[0], v
+        )
+    return probs
 
 
 def kneser_ney_perplexity(
