@@ -204,8 +204,11 @@ def test_docstring_labels_become_links_in_text_only():
     targets = {"eq-em-core": ("ch5.html#equation-eq-em-core", "(5.7)")}
     body = '<dd><p>Implements (eq-em-core) and eq-unknown.</p><a href="x#eq-em-core">k</a></dd>'
     out = page.link_docstring_labels(body, targets)
-    assert '(<a class="reference internal output-label" href="ch5.html#equation-eq-em-core"' in out
-    assert ">(5.7)</a>)" in out and "eq-unknown" in out
+    assert (
+        'Implements <a class="reference internal output-label" href="ch5.html#equation-eq-em-core"'
+        in out
+    )
+    assert ">(5.7)</a> and" in out and "eq-unknown" in out  # one pair of parentheses
     assert 'href="x#eq-em-core"' in out  # attributes untouched
 
 
@@ -260,3 +263,9 @@ def test_listing_lines_hang_from_their_own_indentation():
 )
 def test_alt_text_speaks_math_without_tex(tex, spoken):
     assert page.spoken_tex(tex) == spoken
+
+
+def test_a_label_in_parentheses_keeps_one_pair():
+    linked = page.link_bare_labels("machine (eq-em-de-e1). See (thm-em-threshold).", TARGETS)
+    assert 'title="eq-em-de-e1">(5.3)</a>. See (<a ' in linked
+    assert ">Theorem 5.1</a>)." in linked

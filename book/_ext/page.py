@@ -46,8 +46,8 @@ Numbers = dict[str, dict[str, tuple[int, ...]]]
 
 _CHAPTER_TITLE = re.compile(r"\s*(\d+)\.\s")
 _LABEL = re.compile(r"\[([A-Za-z][\w:.-]*)\]")
-_BARE_LABEL = re.compile(
-    r"(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex|ch)-[\w-]*\w)(?![\w-])"
+_BARE_LABEL = re.compile(  # with the parentheses around it, if any: "(eq-x)" shows "(5.3)"
+    r"(\()?(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex|ch)-[\w-]*\w)(?![\w-])(\))?"
 )
 _TEXT = re.compile(r">([^<]+)<")
 _OUTPUT_PRE = re.compile(
@@ -124,19 +124,16 @@ def link_bare_labels(text: str, targets: Mapping[str, tuple[str, str]]) -> str:
     ``text`` is the HTML of an output or a docstring; only text between tags is touched.
     """
 
+    def link(m: re.Match[str]) -> str:
+        opened, label, closed = m.group(1) or "", m.group(2), m.group(3) or ""
+        if label not in targets:
+            return m.group(0)
+        if opened and closed and targets[label][1].startswith("("):
+            opened = closed = ""  # an equation's number brings its own parentheses
+        return opened + _anchor(label, targets[label]) + closed
+
     def in_text(match: re.Match[str]) -> str:
-        return (
-            ">"
-            + _BARE_LABEL.sub(
-                lambda m: (
-                    _anchor(m.group(1), targets[m.group(1)])
-                    if m.group(1) in targets
-                    else m.group(0)
-                ),
-                match.group(1),
-            )
-            + "<"
-        )
+        return ">" + _BARE_LABEL.sub(link, match.group(1)) + "<"
 
     return _TEXT.sub(in_text, f">{text}<")[1:-1]
 
