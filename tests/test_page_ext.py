@@ -69,7 +69,7 @@ def test_known_labels_become_links_showing_their_number():
     linked = page.link_labels(line, TARGETS)
     assert '<a class="reference internal output-label" href="#equation-eq-em-de-e1"' in linked
     assert ">(5.3)</a>: 0.25" in linked
-    assert 'href="other.html#thm-em-threshold" title="thm-em-threshold">Theorem 5.1</a>' in linked
+    assert 'href="other.html#thm-em-threshold" title="thm-em-threshold">(Theorem 5.1)</a>' in linked
     assert "[eq-" not in linked and "[thm-" not in linked
 
 
@@ -204,6 +204,68 @@ def test_docstring_labels_become_links_in_text_only():
     targets = {"eq-em-core": ("ch5.html#equation-eq-em-core", "(5.7)")}
     body = '<dd><p>Implements (eq-em-core) and eq-unknown.</p><a href="x#eq-em-core">k</a></dd>'
     out = page.link_docstring_labels(body, targets)
-    assert '(<a class="reference internal output-label" href="ch5.html#equation-eq-em-core"' in out
-    assert ">(5.7)</a>)" in out and "eq-unknown" in out
+    assert (
+        'Implements <a class="reference internal output-label" href="ch5.html#equation-eq-em-core"'
+        in out
+    )
+    assert ">(5.7)</a> and" in out and "eq-unknown" in out  # one pair of parentheses
     assert 'href="x#eq-em-core"' in out  # attributes untouched
+
+
+def test_labels_in_outputs_tables_and_listings_become_numbers():
+    body = textwrap.dedent(
+        """\
+        <div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre>\
+        <span></span>✓ law [thm-em-threshold]: 1 = 1; density vs eq-em-de-e1 and eq-unknown
+        </pre></div>
+        </div>
+        <div class="output text_html"><table><tr><td>\
+        <a href="x.html#equation-eq-em-de-e1">eq-em-de-e1</a></td></tr></table></div>
+        <div class="cell_output docutils container">
+        <div class="highlight-python notranslate"><div class="highlight"><pre><span></span>\
+        <span class="k">def</span> <span class="nf">f</span><span class="p">():</span>
+            <span class="sd">&quot;&quot;&quot;One step of eq-em-de-e1.&quot;&quot;&quot;</span>
+            <span class="n">x</span> = <span class="s2">&quot;eq-em-de-e1&quot;</span>
+        </pre></div></div></div>
+        """
+    )
+    linked = page.link_output_labels(body, TARGETS)
+    assert 'title="thm-em-threshold">(Theorem 5.1)</a>: 1 = 1' in linked  # brackets -> parentheses
+    assert 'title="eq-em-de-e1">(5.3)</a> and eq-unknown' in linked  # bare label, unknown kept
+    assert '<a href="x.html#equation-eq-em-de-e1">(5.3)</a>' in linked  # a table's link text
+    assert "One step of <a " in linked  # a docstring in a listing
+    assert "&quot;eq-em-de-e1&quot;" in linked  # the code itself as written
+
+
+def test_listing_lines_hang_from_their_own_indentation():
+    body = (
+        '<div class="cell_output docutils container">\n'
+        '<div class="highlight-python notranslate"><div class="highlight"><pre><span></span>'
+        '<span class="k">def</span> f():\n'
+        '<span class="w">    </span><span class="k">return</span> 1\n</pre></div></div></div>'
+    )
+    hung = page.hang_listing_lines(body)
+    lines = re.findall(r'<span class="listing-line" style="--hang: (\d+)ch">', hung)
+    assert lines == ["4", "8"]
+    assert hung.count("\n</span>") == 2 and "</pre>" in hung
+
+
+@pytest.mark.parametrize(
+    ("tex", "spoken"),
+    [
+        (r"R^*\approx1.038", "R^* ≈ 1.038"),
+        (r"\Lambda=x^3", "Λ=x^3"),
+        (r"u\approx e^{-3R}", "u ≈ e^(-3R)"),
+        (r"n \gg 1/p_{\min}", "n ≫ 1/p_min"),
+        (r"N_s=2\cdot10^4", "N_s=2·10^4"),
+        (r"q^{(0)}=1", "q^(0)=1"),
+    ],
+)
+def test_alt_text_speaks_math_without_tex(tex, spoken):
+    assert page.spoken_tex(tex) == spoken
+
+
+def test_a_label_in_parentheses_keeps_one_pair():
+    linked = page.link_bare_labels("machine (eq-em-de-e1). See (thm-em-threshold).", TARGETS)
+    assert 'title="eq-em-de-e1">(5.3)</a>. See (<a ' in linked
+    assert ">Theorem 5.1</a>)." in linked

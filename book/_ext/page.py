@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,11 +46,23 @@ Numbers = dict[str, dict[str, tuple[int, ...]]]
 
 _CHAPTER_TITLE = re.compile(r"\s*(\d+)\.\s")
 _LABEL = re.compile(r"\[([A-Za-z][\w:.-]*)\]")
-_BARE_LABEL = re.compile(r"(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex)-[\w-]*\w)(?![\w-])")
+_BARE_LABEL = re.compile(  # with the parentheses around it, if any: "(eq-x)" shows "(5.3)"
+    r"(\()?(?<![\w#/.-])((?:eq|thm|prop|def|lem|cor|fig|sec|ex|ch)-[\w-]*\w)(?![\w-])(\))?"
+)
 _TEXT = re.compile(r">([^<]+)<")
 _OUTPUT_PRE = re.compile(
     r'(<div class="output[^"]*"[^>]*>\s*<div class="highlight">\s*<pre>)(.*?)(</pre>)', re.S
 )
+_LISTING_PRE = re.compile(
+    r'(<div class="cell_output docutils container">\s*'
+    r'<div class="highlight-python notranslate"><div class="highlight">\s*<pre>)(.*?)(</pre>)',
+    re.S,
+)
+_HTML_OUTPUT = re.compile(r'(<div class="output text_html">)(.*?)(</div>)', re.S)
+_LINK_TEXT = re.compile(r"(<a\b[^>]*>)([A-Za-z][\w-]*)(</a>)")
+_DOCSTRING = re.compile(r'(<span class="(?:sd|c1)">)([^<]*)(</span>)')  # docstrings, comments
+_TAG = re.compile(r"<[^>]+>")
+_HANG_CH = 4  # a wrapped line of a listing continues this many characters further in
 
 
 def chapter_number(title: str) -> int | None:
@@ -93,9 +106,36 @@ def link_labels(text: str, targets: Mapping[str, tuple[str, str]]) -> str:
 
     def link(match: re.Match[str]) -> str:
         target = targets.get(match.group(1))
-        return match.group(0) if target is None else _anchor(match.group(1), target)
+        if target is None:
+            return match.group(0)
+        href, shown = target
+        if not shown.startswith(
+            "("
+        ):  # "[thm-x]" reads "(Theorem 4.1)", like "(4.8)" for an equation
+            shown = f"({shown})"
+        return _anchor(match.group(1), (href, shown))
 
     return _LABEL.sub(link, text)
+
+
+def link_bare_labels(text: str, targets: Mapping[str, tuple[str, str]]) -> str:
+    """Each known label written without brackets (``vs eq-emb-e2e``) in ``text`` as a link.
+
+    ``text`` is the HTML of an output or a docstring; only text between tags is touched.
+    """
+
+    def link(m: re.Match[str]) -> str:
+        opened, label, closed = m.group(1) or "", m.group(2), m.group(3) or ""
+        if label not in targets:
+            return m.group(0)
+        if opened and closed and targets[label][1].startswith("("):
+            opened = closed = ""  # an equation's number brings its own parentheses
+        return opened + _anchor(label, targets[label]) + closed
+
+    def in_text(match: re.Match[str]) -> str:
+        return ">" + _BARE_LABEL.sub(link, match.group(1)) + "<"
+
+    return _TEXT.sub(in_text, f">{text}<")[1:-1]
 
 
 def _anchor(label: str, target: tuple[str, str]) -> str:
@@ -111,29 +151,67 @@ def link_docstring_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> 
 
     Only text between tags is touched, never an attribute; unknown labels are left as they are.
     """
-
-    def text(match: re.Match[str]) -> str:
-        return (
-            ">"
-            + _BARE_LABEL.sub(
-                lambda m: (
-                    _anchor(m.group(1), targets[m.group(1)])
-                    if m.group(1) in targets
-                    else m.group(0)
-                ),
-                match.group(1),
-            )
-            + "<"
-        )
-
-    return _TEXT.sub(text, body)
+    return link_bare_labels(body, targets)
 
 
 def link_output_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> str:
-    """``link_labels`` applied to the text of every cell output of a page's HTML body."""
-    return _OUTPUT_PRE.sub(
-        lambda m: m.group(1) + link_labels(m.group(2), targets) + m.group(3), body
+    """The labels in every cell output of a page's HTML body as links showing their numbers.
+
+    Printed lines: ``[label]`` (the check lines) and bare labels. Tables (HTML outputs): the
+    text of links that show a label. Source listings (``show_source``): labels in docstrings
+    only, so that the code itself stays as written.
+    """
+    body = _OUTPUT_PRE.sub(
+        lambda m: (
+            m.group(1) + link_bare_labels(link_labels(m.group(2), targets), targets) + m.group(3)
+        ),
+        body,
     )
+    body = _HTML_OUTPUT.sub(
+        lambda m: m.group(1) + _relabel_links(m.group(2), targets) + m.group(3), body
+    )
+    return _LISTING_PRE.sub(
+        lambda m: m.group(1) + _docstring_links(m.group(2), targets) + m.group(3), body
+    )
+
+
+def _relabel_links(html_text: str, targets: Mapping[str, tuple[str, str]]) -> str:
+    return _LINK_TEXT.sub(
+        lambda m: (
+            m.group(1) + html.escape(targets[m.group(2)][1]) + m.group(3)
+            if m.group(2) in targets
+            else m.group(0)
+        ),
+        html_text,
+    )
+
+
+def _docstring_links(listing: str, targets: Mapping[str, tuple[str, str]]) -> str:
+    return _DOCSTRING.sub(
+        lambda m: m.group(1) + link_bare_labels(m.group(2), targets) + m.group(3), listing
+    )
+
+
+def hang_listing_lines(body: str) -> str:
+    """Each line of a source listing (``show_source``) as a block with a hanging indent.
+
+    Listings wrap to the column like every output; a wrapped line then continues
+    ``_HANG_CH`` characters further in than the line's own indentation, so that the code's
+    layout stays readable. Pygments closes its spans at every line end, so lines split cleanly.
+    """
+
+    def hang(listing: str) -> str:
+        lines = listing.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        out = []
+        for line in lines:
+            text = html.unescape(_TAG.sub("", line))
+            indent = len(text) - len(text.lstrip(" ")) + _HANG_CH
+            out.append(f'<span class="listing-line" style="--hang: {indent}ch">{line}\n</span>')
+        return "".join(out)
+
+    return _LISTING_PRE.sub(lambda m: m.group(1) + hang(m.group(2)) + m.group(3), body)
 
 
 def list_items_of_citations(body: str) -> str:
@@ -216,8 +294,8 @@ def _page_context(app: Any, pagename: str, templatename: str, context: dict, doc
     body = context.get("body")
     if not body or doctree is None:
         return
-    if '<div class="output' in body:
-        body = link_output_labels(body, label_targets(app, pagename))
+    if '<div class="output' in body or '<div class="cell_output' in body:
+        body = hang_listing_lines(link_output_labels(body, label_targets(app, pagename)))
     if '<dl class="py' in body:  # the API page: docstrings cite the labels of their equations
         body = link_docstring_labels(body, label_targets(app, pagename))
     context["body"] = name_folds_by_their_text(list_items_of_citations(body))
@@ -239,6 +317,72 @@ def _cell_of_output(node: nodes.Node) -> int | None:
     return 0 if in_output else None
 
 
+_TEX_WORDS = {
+    "approx": " ≈ ",
+    "le": " ≤ ",
+    "leq": " ≤ ",
+    "ge": " ≥ ",
+    "geq": " ≥ ",
+    "gg": " ≫ ",
+    "ll": " ≪ ",
+    "propto": " ∝ ",
+    "to": " → ",
+    "times": "×",
+    "cdot": "·",
+    "ell": "ℓ",
+    "infty": "∞",
+    "sum": "Σ",
+    "top": "ᵀ",
+    "varepsilon": "ε",
+    "varphi": "φ",
+    "vartheta": "θ",
+    "operatorname": "",
+    "mathrm": "",
+    "mathbf": "",
+    "text": "",
+    "left": "",
+    "right": "",
+}
+_TEX_COMMAND = re.compile(r"\\([A-Za-z]+)")
+
+
+def spoken_tex(tex: str) -> str:
+    """Inline TeX as plain text for alt text: ``R^*\\approx1.038`` -> ``R^* ≈ 1.038``.
+
+    Greek letters become their characters, relations their symbols and other commands their
+    names (``\\max`` -> ``max``); braces go, ``^`` and ``_`` stay as plain-text math writes them.
+    """
+
+    def command(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in _TEX_WORDS:
+            return _TEX_WORDS[name]
+        case = "CAPITAL" if name[0].isupper() else "SMALL"
+        try:
+            letter = name.upper().replace("LAMBDA", "LAMDA")  # Unicode's spelling
+            return unicodedata.lookup(f"GREEK {case} LETTER {letter}")
+        except KeyError:
+            return name
+
+    text = _TEX_COMMAND.sub(command, tex)
+    text = re.sub(r"\\[,;:! ]", " ", text)  # TeX's spaces
+    text = re.sub(r"\\(.)", r"\1", text)  # escaped characters: \{ \% \_
+    text = re.sub(r"\^\{(?!\()([^{}]{2,})\}", r"^(\1)", text)  # e^{-3R} -> e^(-3R)
+    text = text.replace("{", "").replace("}", "")
+    return re.sub(r" {2,}", " ", text)
+
+
+def caption_text(caption: nodes.Node) -> str:
+    """The text of a caption with its math spoken (:func:`spoken_tex`), for alt text."""
+    parts = []
+    for node in caption.findall(lambda n: isinstance(n, nodes.math | nodes.Text)):
+        if isinstance(node, nodes.math):
+            parts.append(spoken_tex(node.astext()))
+        elif not isinstance(node.parent, nodes.math):
+            parts.append(node.astext())
+    return "".join(parts)
+
+
 def _alt_text(app: Any, doctree: nodes.document, docname: str) -> None:
     title = app.env.titles.get(docname)
     title_text = title.astext() if title else docname
@@ -252,7 +396,7 @@ def _alt_text(app: Any, doctree: nodes.document, docname: str) -> None:
             figure = figure.parent
         captions = list(figure.findall(nodes.caption)) if figure is not None else []
         if captions:
-            image["alt"] = " ".join(captions[0].astext().split())
+            image["alt"] = " ".join(caption_text(captions[0]).split())
             continue
         uncaptioned += 1
         image["alt"] = f"Plot {uncaptioned} drawn by the code of “{title_text}”"
