@@ -32,3 +32,13 @@ def test_code_outside_the_library_is_refused():
 def test_a_non_callable_is_refused():
     with pytest.raises(TypeError, match="obj must be callable"):
         show_source(3)
+
+
+def test_a_function_compiled_at_run_time_is_named_not_shown():
+    # the mutation tests plant bugs by compiling a function from a string: no file to show,
+    # and the chapter must go on to its checks rather than stop at the listing
+    namespace: dict = {}
+    code = compile("def planted(x):\n    return -x\n", "<bug planted>", "exec")
+    exec(code, {"__name__": "llmtheory.next_token"}, namespace)  # noqa: S102 - a fixed string
+    text = show_source(namespace["planted"])._repr_markdown_()
+    assert "planted" in text and "compiled at run time" in text and "````" not in text

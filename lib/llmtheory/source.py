@@ -41,6 +41,12 @@ def show_source(obj: object) -> Markdown:
     module = getattr(inspect.getmodule(obj), "__name__", "")
     if not module.startswith("llmtheory"):
         raise ValueError(f"obj must be a function or class of llmtheory, got one of {module!r}")
-    source = textwrap.dedent(inspect.getsource(obj)).rstrip("\n")  # a method, from column 0
+    try:
+        source = textwrap.dedent(inspect.getsource(obj)).rstrip("\n")  # a method, from column 0
+        where = _where(obj)
+    except OSError:  # compiled from a string (a planted bug of the mutation tests), not a file
+        return Markdown(
+            f"*The source of `{obj.__qualname__}` is not in a file: it was compiled at run time.*"
+        )
     fence = "````"  # longer than any ``` fence a docstring may hold
-    return Markdown(f"{fence}python\n# {_where(obj)}\n{source}\n{fence}")
+    return Markdown(f"{fence}python\n# {where}\n{source}\n{fence}")
