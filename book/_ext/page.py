@@ -59,7 +59,7 @@ _LISTING_PRE = re.compile(
     re.S,
 )
 _HTML_OUTPUT = re.compile(r'(<div class="output text_html">)(.*?)(</div>)', re.S)
-_LINK_TEXT = re.compile(r"(<a\b[^>]*>)([A-Za-z][\w-]*)(</a>)")
+_LINK_TEXT = re.compile(r"(\()?(<a\b[^>]*>)([A-Za-z][\w-]*)(</a>)(\))?")
 _DOCSTRING = re.compile(r'(<span class="(?:sd|c1)">)([^<]*)(</span>)')  # docstrings, comments
 _TAG = re.compile(r"<[^>]+>")
 _HANG_CH = 4  # a wrapped line of a listing continues this many characters further in
@@ -176,14 +176,16 @@ def link_output_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> str
 
 
 def _relabel_links(html_text: str, targets: Mapping[str, tuple[str, str]]) -> str:
-    return _LINK_TEXT.sub(
-        lambda m: (
-            m.group(1) + html.escape(targets[m.group(2)][1]) + m.group(3)
-            if m.group(2) in targets
-            else m.group(0)
-        ),
-        html_text,
-    )
+    def relabel(m: re.Match[str]) -> str:
+        opened, start, label, end, closed = (g or "" for g in m.groups())
+        if label not in targets:
+            return m.group(0)
+        shown = targets[label][1]
+        if opened and closed and shown.startswith("("):
+            opened = closed = ""  # "(eq-x)" shows "(5.3)", not "((5.3))"
+        return f"{opened}{start}{html.escape(shown)}{end}{closed}"
+
+    return _LINK_TEXT.sub(relabel, html_text)
 
 
 def _docstring_links(listing: str, targets: Mapping[str, tuple[str, str]]) -> str:
