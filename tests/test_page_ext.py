@@ -220,7 +220,8 @@ def test_labels_in_outputs_tables_and_listings_become_numbers():
         </pre></div>
         </div>
         <div class="output text_html"><table><tr><td>\
-        (<a href="x.html#equation-eq-em-de-e1">eq-em-de-e1</a>)</td></tr></table></div>
+        (<a href="x.html#equation-eq-em-de-e1">eq-em-de-e1</a>)</td><td>vs eq-em-de-e1</td>\
+        </tr></table></div>
         <div class="cell_output docutils container">
         <div class="highlight-python notranslate"><div class="highlight"><pre><span></span>\
         <span class="k">def</span> <span class="nf">f</span><span class="p">():</span>
@@ -234,6 +235,7 @@ def test_labels_in_outputs_tables_and_listings_become_numbers():
     assert 'title="eq-em-de-e1">(5.3)</a> and eq-unknown' in linked  # bare label, unknown kept
     assert '<a href="x.html#equation-eq-em-de-e1">(5.3)</a></td>' in linked  # a table's link,
     assert "((5.3))" not in linked  # with one pair of parentheses
+    assert '<td>vs <a class="reference internal output-label"' in linked  # a table's bare label
     assert "One step of <a " in linked  # a docstring in a listing
     assert "&quot;eq-em-de-e1&quot;" in linked  # the code itself as written
 

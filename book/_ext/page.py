@@ -157,9 +157,9 @@ def link_docstring_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> 
 def link_output_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> str:
     """The labels in every cell output of a page's HTML body as links showing their numbers.
 
-    Printed lines: ``[label]`` (the check lines) and bare labels. Tables (HTML outputs): the
-    text of links that show a label. Source listings (``show_source``): labels in docstrings
-    only, so that the code itself stays as written.
+    Printed lines: ``[label]`` (the check lines) and bare labels. Tables (HTML outputs): bare
+    labels and the text of links that show a label. Source listings (``show_source``): labels
+    in docstrings and comments only, so that the code itself stays as written.
     """
     body = _OUTPUT_PRE.sub(
         lambda m: (
@@ -168,7 +168,10 @@ def link_output_labels(body: str, targets: Mapping[str, tuple[str, str]]) -> str
         body,
     )
     body = _HTML_OUTPUT.sub(
-        lambda m: m.group(1) + _relabel_links(m.group(2), targets) + m.group(3), body
+        lambda m: (
+            m.group(1) + link_bare_labels(_relabel_links(m.group(2), targets), targets) + m.group(3)
+        ),
+        body,
     )
     return _LISTING_PRE.sub(
         lambda m: m.group(1) + _docstring_links(m.group(2), targets) + m.group(3), body
