@@ -56,7 +56,10 @@ EXERCISE_DIRECTIVE = re.compile(
     r"(?:```|:::)\{exercise(?:-start)?\}[^\n]*\n((?:[ \t]*:[\w-]+:.*\n?)*)"
 )
 EXERCISE_HEADING = re.compile(r"#{1,6}\s+Exercise\s+(\d+)\b")
-SOLUTION_HEADING = re.compile(r"#{1,6}\s+Solution to\s*\[?\s*Exercise\s+(\d+)\]?\(#([\w-]+)\)")
+# "Solution to Exercise 5.2", with or without a link to the exercise's label
+SOLUTION_HEADING = re.compile(
+    r"#{1,6}\s+Solution to\s*\[?\s*Exercise\s+([\d.]+)\]?(?:\(#([\w-]+)\))?"
+)
 HEADING = re.compile(r"#{1,6}\s")
 
 FREE_TEXT = (
@@ -283,7 +286,7 @@ class EditionWalk:
             return self.current is not None
         if solution and self.current is not None:
             self.in_solution = True
-            if solution.group(2) != self.current.label:
+            if solution.group(2) not in (None, self.current.label):
                 problem = f"`{title}` follows the statement of {self.current.label}"
                 self.chapter.problems.append(problem)
             self.current.prose.append(cell)
