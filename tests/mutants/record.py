@@ -9,10 +9,15 @@ that ships.
   chapter, every module of ``lib/llmtheory``, the harness and the list of targets;
 * a bug in a chapter: the bug, the chapter, the module the bug changes and the harness;
 * a bug in the unit tests: the bug, the module it changes, the module's test files and the harness.
+
+A chapter enters a key through the code it executes, and a module through its code: its syntax
+tree without docstrings (comments never reach the tree). Prose, in a chapter or in a docstring,
+runs nothing, so editing it keeps the record fresh.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -61,6 +66,22 @@ def module_file(target: str) -> Path:
     return ROOT / "lib" / (module.replace(".", "/") + ".py")
 
 
+def code(path: Path) -> str:
+    """A module's code: its syntax tree, without docstrings and without line numbers."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def unit_tests(target: str) -> list[Path]:
     """The test files that import the target's module."""
     module = target.partition(":")[0]
@@ -93,19 +114,19 @@ def executed(chapter: Path) -> str:
 
 
 def usage_key(chapter: Path, targets: list[str]) -> str:
-    lib = [p.read_bytes() for p in sorted(LIB.rglob("*.py"))]
+    lib = [code(p) for p in sorted(LIB.rglob("*.py"))]
     return _digest(executed(chapter), *lib, _harness(), json.dumps(sorted(targets)))
 
 
 def chapter_key(bug: dict, chapter: Path) -> str:
     return _digest(
-        _bug_text(bug), executed(chapter), module_file(bug["target"]).read_bytes(), _harness()
+        _bug_text(bug), executed(chapter), code(module_file(bug["target"])), _harness()
     )
 
 
 def unit_key(bug: dict) -> str:
     tests = [p.read_bytes() for p in unit_tests(bug["target"])]
-    return _digest(_bug_text(bug), module_file(bug["target"]).read_bytes(), *tests, _harness())
+    return _digest(_bug_text(bug), code(module_file(bug["target"])), *tests, _harness())
 
 
 TARGET = re.compile(r"^\(([A-Za-z][\w-]*)\)=\s*$", re.M)  # (label)= before a heading
