@@ -11,7 +11,7 @@ from llmtheory.source import show_source
 
 
 def test_the_block_is_the_functions_source_with_its_lines():
-    text = show_source(effective_parameters)._repr_markdown_()
+    text = show_source(effective_parameters, show_checks=True)._repr_markdown_()
     lines, first = inspect.getsourcelines(effective_parameters)
     body = text.split("\n")
     assert body[0] == "````python" and body[-1] == "````"
@@ -42,3 +42,34 @@ def test_a_function_compiled_at_run_time_is_named_not_shown():
     exec(code, {"__name__": "llmtheory.next_token"}, namespace)  # noqa: S102 - a fixed string
     text = show_source(namespace["planted"])._repr_markdown_()
     assert "planted" in text and "compiled at run time" in text and "````" not in text
+
+
+def test_argument_checks_are_folded_into_a_note_with_their_count():
+    folded = show_source(effective_parameters)._repr_markdown_()
+    full = show_source(effective_parameters, show_checks=True)._repr_markdown_()
+    assert 'check_int(seq_len, "seq_len")' in full and "check_bool(mlp" in full
+    assert "check_int(" not in folded and "check_bool(" not in folded
+    assert "# ... argument checks (2 lines, not shown) ..." in folded
+    assert folded.count("\n") == full.count("\n") - 1  # two lines became one
+    assert "return t * (t + 1) // 2 * d * d" in folded  # the equation's code stays
+
+
+def test_a_single_check_line_is_shown():
+    # show_source's own checks: one line (obj = inspect.unwrap(check_callable(...))) is no run
+    text = show_source(show_source)._repr_markdown_()
+    assert "check_callable(obj" in text and "argument checks (2 lines, not shown)" in text
+
+
+def test_module_constants_are_shown_above_with_their_lines():
+    text = show_source(show_source, constants=["_PACKAGE"])._repr_markdown_()
+    lines = inspect.getsource(inspect.getmodule(show_source)).split("\n")
+    at = next(i for i, line in enumerate(lines, 1) if line.startswith("_PACKAGE ="))
+    assert text.split("\n")[1].startswith(f"# llmtheory/source.py, line {at} and lines ")
+    assert text.split("\n")[2] == lines[at - 1]
+
+
+def test_unknown_constants_are_refused():
+    with pytest.raises(ValueError, match=r"constants must name module-level constants"):
+        show_source(show_source, constants=["_NOT_THERE"])
+    with pytest.raises(TypeError, match="constants must be a list of strings"):
+        show_source(show_source, constants="_PACKAGE")

@@ -1,8 +1,8 @@
-"""Emergence of skills on a skill–text bipartite graph (Liao, Chang & Hong, 2024).
+r"""Emergence of skills on a skill–text bipartite graph (Liao, Chang & Hong, 2024).
 
 Skills and texts form a random bipartite graph; a learner acquires skills by peeling the
 graph (the 1-skill learner) or, more generally, as a *Poisson learner* with a success
-function :math:`P_{suc}(\\rho)`. Density evolution (DE) predicts the fraction of skills left
+function :math:`P_{suc}(\rho)`. Density evolution (DE) predicts the fraction of skills left
 unlearned as a function of :math:`R = N_t / N_s`, and the fixed-point condition gives the
 emergence threshold :math:`R^*`. The detailed model is the reconstruction described in
 ``book/part3_emergence/05_emergence_density_evolution.ipynb``; equation labels in the
@@ -123,19 +123,19 @@ def poisson_degrees(mean: float, tail: float = 1e-16) -> np.ndarray:
 
 
 def pgf(coeffs: np.ndarray, x: np.ndarray | float) -> np.ndarray:
-    """Node-perspective generating function :math:`\\Lambda(x) = \\sum_k \\Lambda_k x^k`."""
+    r"""Node-perspective generating function :math:`\Lambda(x) = \sum_k \Lambda_k x^k`."""
     c = _check_degrees(coeffs, "coeffs")
     return np.polynomial.polynomial.polyval(check_array(x, "x", allow_empty=True), c)
 
 
 def mean_degree(coeffs: np.ndarray) -> float:
-    """:math:`\\Lambda'(1)`, the mean degree."""
+    r""":math:`\Lambda'(1)`, the mean degree."""
     c = _check_degrees(coeffs, "coeffs")
     return float(np.arange(c.size) @ c)
 
 
 def edge_pgf(coeffs: np.ndarray, x: np.ndarray | float) -> np.ndarray:
-    """Edge-perspective :math:`\\lambda(x) = \\Lambda'(x)/\\Lambda'(1)` (eq-em-edge)."""
+    r"""Edge-perspective :math:`\lambda(x) = \Lambda'(x)/\Lambda'(1)` (eq-em-edge)."""
     c = _check_degrees(coeffs, "coeffs")
     d = np.polynomial.polynomial.polyder(c)
     return np.polynomial.polynomial.polyval(check_array(x, "x", allow_empty=True), d) / d.sum()
@@ -346,10 +346,10 @@ def peel(
 def success_probability(
     rho: np.ndarray | float, K: int = 1, phi: float = 1.0
 ) -> np.ndarray | float:
-    """Poisson-learner success :math:`\\varphi\\sum_{j<K} e^{-\\rho}\\rho^j/j!` (eq-em-psuc).
+    r"""Poisson-learner success :math:`\varphi\sum_{j<K} e^{-\rho}\rho^j/j!` (eq-em-psuc).
 
-    The sum is the regularised upper incomplete gamma function :math:`Q(K, \\rho)`,
-    ``scipy.special.gammaincc``; ``K = 1`` gives the 1-skill learner :math:`e^{-\\rho}`.
+    The sum is the regularised upper incomplete gamma function :math:`Q(K, \rho)`,
+    ``scipy.special.gammaincc``; ``K = 1`` gives the 1-skill learner :math:`e^{-\rho}`.
     """
     K, phi = _check_learner(K, phi)
     rho = check_array(rho, "rho", allow_empty=True)
@@ -500,11 +500,11 @@ def _check_scan_memory(n: int, what: str) -> None:
 
 
 def _e1_curve(c: np.ndarray, K: int, phi: float, b: float):
-    """The E1 fixed-point curve as a function of the load s = a q (eq-em-limit).
+    r"""The E1 fixed-point curve as a function of the load s = a q (eq-em-limit).
 
-    Returns ``(p_of, r_of, h_of)``: :math:`p(s) = 1 - \\varphi + \\varphi P(K, b + s)`, the
-    probability that a text's edge is unlearned; :math:`R(s) = \\Lambda'(1)\\lambda(p(s))/s`, the
-    R at which q = s/a is a fixed point; and :math:`h = -d\\ln R/ds` (the scan runs down in s).
+    Returns ``(p_of, r_of, h_of)``: :math:`p(s) = 1 - \varphi + \varphi P(K, b + s)`, the
+    probability that a text's edge is unlearned; :math:`R(s) = \Lambda'(1)\lambda(p(s))/s`, the
+    R at which q = s/a is a fixed point; and :math:`h = -d\ln R/ds` (the scan runs down in s).
     """
     lam, lam1 = _edge_coeffs(c), mean_degree(c)
     dlam = np.polynomial.polynomial.polyder(lam) if lam.size > 1 else np.zeros(1)
@@ -543,10 +543,10 @@ def de_e1_trajectory(
     phi: float = 1.0,
     interference: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Iterate the E1 recursion (eq-em-de-e1) from :math:`q^{(0)} = 1`.
+    r"""Iterate the E1 recursion (eq-em-de-e1) from :math:`q^{(0)} = 1`.
 
     Returns ``(q, u)`` of shape ``(iterations + 1, *R.shape)``: the edge messages
-    :math:`q^{(i)}` and the unlearned fractions :math:`u^{(i)} = \\Lambda(p^{(i)})`.
+    :math:`q^{(i)}` and the unlearned fractions :math:`u^{(i)} = \Lambda(p^{(i)})`.
     ``interference`` adds a fixed Poisson load of frozen unlearned skills per text.
     """
     R, c, K, phi, b = _de_args(R, skill_degrees, K, phi, interference)
@@ -576,14 +576,14 @@ def de_e1(
     phi: float = 1.0,
     interference: float = 0.0,
 ) -> np.ndarray:
-    """Limit :math:`u^{\\infty}(R)` of the E1 recursion (eq-em-de-e1) iterated from q = 1.
+    r"""Limit :math:`u^{\infty}(R)` of the E1 recursion (eq-em-de-e1) iterated from q = 1.
 
     Vectorised over ``R``. Method (prop-em-limit, eq-em-limit): the iterates decrease to the
     largest fixed point (eq-em-largest), the largest q with T(q) >= q. With the load s = aq and
-    :math:`a = \\Lambda'(1)/R`, T(q) >= q is equivalent to
-    :math:`R \\le R(s) = \\Lambda'(1)\\lambda(p(s))/s`, a curve that does not depend on R, and
-    R(s) < R for s > a because :math:`\\lambda \\le 1`. So :math:`q^\\infty = s^\\star/a` with
-    :math:`s^\\star` the first s, scanning down from the top, where R(s) reaches R (0 if none).
+    :math:`a = \Lambda'(1)/R`, T(q) >= q is equivalent to
+    :math:`R \le R(s) = \Lambda'(1)\lambda(p(s))/s`, a curve that does not depend on R, and
+    R(s) < R for s > a because :math:`\lambda \le 1`. So :math:`q^\infty = s^\star/a` with
+    :math:`s^\star` the first s, scanning down from the top, where R(s) reaches R (0 if none).
     The curve is scanned once with every extremum inserted (zeros of its log-derivative,
     ``_zeros``), so it is monotone between scanned points; the first crossing is located on the
     running maximum and bisected to machine precision (``_first_reach``). No tolerance on the
@@ -629,9 +629,9 @@ def de_e2_trajectory(
 
 
 def _e2_curve(c: np.ndarray):
-    """The E2 fixed-point curve in t = -ln q (eq-em-limit): ``(r_of, h_of)`` with
-    :math:`R(t) = t/(\\Psi'(1)\\psi(1 - e^{-t}))`, the R at which q = e^{-t} is a fixed point,
-    and :math:`h = d\\ln R/dt`."""
+    r"""The E2 fixed-point curve in t = -ln q (eq-em-limit): ``(r_of, h_of)`` with
+    :math:`R(t) = t/(\Psi'(1)\psi(1 - e^{-t}))`, the R at which q = e^{-t} is a fixed point,
+    and :math:`h = d\ln R/dt`."""
     m, psi = mean_degree(c), _edge_coeffs(c)
     dpsi = np.polynomial.polynomial.polyder(psi) if psi.size > 1 else np.zeros(1)
 
@@ -655,11 +655,11 @@ def _e2_scan(r_of, h_of) -> tuple[np.ndarray, np.ndarray, list]:
 
 
 def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) -> np.ndarray:
-    """Limit :math:`u^{\\infty}` of the E2 1-skill recursion (eq-em-de-e2) iterated from q = 1.
+    r"""Limit :math:`u^{\infty}` of the E2 1-skill recursion (eq-em-de-e2) iterated from q = 1.
 
     Vectorised over R; found as the first point t = -ln q of the fixed-point curve, scanned
     from t = 0, with R(t) >= R (see the comment above ``_scan``), bisected to machine
-    precision. With ``log=True`` returns :math:`\\ln u^{\\infty}` computed without underflow.
+    precision. With ``log=True`` returns :math:`\ln u^{\infty}` computed without underflow.
     When texts have no member of degree one, q = 1 is a fixed point and nothing is learned.
     """
     R = _check_ratio(R)
@@ -682,13 +682,13 @@ def de_e2(R: np.ndarray | float, text_degrees: np.ndarray, log: bool = False) ->
 def threshold_e1(
     skill_degrees: np.ndarray, K: int = 1, phi: float = 1.0, interference: float = 0.0
 ) -> float:
-    """Emergence threshold :math:`R^*` of ensemble E1 (eq-em-rstar).
+    r"""Emergence threshold :math:`R^*` of ensemble E1 (eq-em-rstar).
 
     :math:`R^*` is the first record maximum of the fixed-point curve
-    :math:`R(s) = \\Lambda'(1)\\lambda(p(s))/s`, scanned from the top (q = 1) down, that the
+    :math:`R(s) = \Lambda'(1)\lambda(p(s))/s`, scanned from the top (q = 1) down, that the
     curve later falls below: the R at which the limit of the recursion first jumps. When the
     curve only rises, the transition is continuous and :math:`R^*` is its limit at s -> 0
-    (where u reaches its floor), finite only if :math:`\\lambda(p(0)) = 0`; ``inf`` otherwise.
+    (where u reaches its floor), finite only if :math:`\lambda(p(0)) = 0`; ``inf`` otherwise.
     """
     c = _check_degrees(skill_degrees, "skill_degrees")
     K, phi = _check_learner(K, phi)
@@ -702,9 +702,9 @@ def threshold_e1(
 
 
 def threshold_e2(text_degrees: np.ndarray) -> float:
-    """Threshold :math:`R^*` of ensemble E2 (1-skill learner), eq-em-rstar-e2.
+    r"""Threshold :math:`R^*` of ensemble E2 (1-skill learner), eq-em-rstar-e2.
 
-    The first record maximum of :math:`R(t) = t/(\\Psi'(1)\\psi(1-e^{-t}))`, t = -ln q, that
+    The first record maximum of :math:`R(t) = t/(\Psi'(1)\psi(1-e^{-t}))`, t = -ln q, that
     the curve later falls below. Returns ``inf`` when texts have no degree-1 members (peeling
     never starts) or when the curve only rises (the unlearned fraction only decays).
     """
@@ -716,9 +716,9 @@ def threshold_e2(text_degrees: np.ndarray) -> float:
 
 
 def threshold_e2_poisson(d: float) -> float:
-    """Closed-form E2 threshold for Poisson(d) texts (eq-em-rstar-poisson).
+    r"""Closed-form E2 threshold for Poisson(d) texts (eq-em-rstar-poisson).
 
-    :math:`R^* = e^{dq_2}/(d^2 q_2)` with :math:`q_2\\ln(1/q_2)=1/d` and :math:`q_2 > 1/e`;
+    :math:`R^* = e^{dq_2}/(d^2 q_2)` with :math:`q_2\ln(1/q_2)=1/d` and :math:`q_2 > 1/e`;
     defined for d > e, returns ``inf`` otherwise (no jump).
     """
     d = check_scalar(d, "d", minimum=0.0, maximum=1e6)  # q2 = 1 - O(1/d) is resolved to 1e6
@@ -740,14 +740,14 @@ def _check_zipf(gamma: object, min_count: object) -> tuple[float, int]:
 
 
 def zipf_law(n_texts: np.ndarray | float, gamma: float, min_count: int = 1) -> np.ndarray:
-    """Unlearned skill mass :math:`C_{\\gamma,m}\\,N_t^{-\\nu}`, :math:`\\nu=\\gamma/(1+\\gamma)`
+    r"""Unlearned skill mass :math:`C_{\gamma,m}\,N_t^{-\nu}`, :math:`\nu=\gamma/(1+\gamma)`
     (eq-em-zipf-law).
 
-    Skills :math:`i = 1, 2, \\dots` occur with frequencies
-    :math:`f_i = i^{-(1+\\gamma)}/\\zeta(1+\\gamma)` and a skill is learned once it has appeared
+    Skills :math:`i = 1, 2, \dots` occur with frequencies
+    :math:`f_i = i^{-(1+\gamma)}/\zeta(1+\gamma)` and a skill is learned once it has appeared
     in ``min_count`` = m of the :math:`N_t` = ``n_texts`` training texts; with
-    :math:`C_{\\gamma,m} = \\Gamma(m+\\nu) /
-    (\\gamma\\,\\Gamma(m)\\,\\zeta(1+\\gamma)^{1/(1+\\gamma)})` this is the
+    :math:`C_{\gamma,m} = \Gamma(m+\nu) /
+    (\gamma\,\Gamma(m)\,\zeta(1+\gamma)^{1/(1+\gamma)})` this is the
     frequency-weighted unlearned mass after a Poisson(:math:`N_t`) number of texts (exact up
     to terms smaller than every power of :math:`N_t`), and after exactly :math:`N_t` texts up
     to a factor :math:`1 + O(1/N_t)` (thm-em-zipf).
@@ -766,14 +766,14 @@ def zipf_law(n_texts: np.ndarray | float, gamma: float, min_count: int = 1) -> n
 def zipf_learning_curve(
     n_texts: np.ndarray, gamma: float, rng: np.random.Generator, min_count: int = 1
 ) -> np.ndarray:
-    """Simulated unlearned skill mass after each of ``n_texts`` training texts (eq-em-zipf-law).
+    r"""Simulated unlearned skill mass after each of ``n_texts`` training texts (eq-em-zipf-law).
 
     One stream of ``max(n_texts)`` texts, each holding one skill drawn independently with
-    probability :math:`f_i = i^{-(1+\\gamma)}/\\zeta(1+\\gamma)` (the ensemble Z of the chapter,
+    probability :math:`f_i = i^{-(1+\gamma)}/\zeta(1+\gamma)` (the ensemble Z of the chapter,
     not E2: E2 draws skills uniformly; with one skill per text peeling learns exactly the
     skills that appear); a skill
     is learned once it has appeared ``min_count`` times. Returns
-    :math:`\\sum_{i\\ \\text{unlearned}} f_i` after the first n texts, for each n (nested
+    :math:`\sum_{i\ \text{unlearned}} f_i` after the first n texts, for each n (nested
     prefixes of the one stream).
     """
     from scipy.special import zeta
@@ -801,11 +801,11 @@ def zipf_learning_curve(
 
 
 def size_biased_unlearned(u: np.ndarray | float, skill_degrees: np.ndarray) -> np.ndarray:
-    """Unlearned fraction of skill occurrences, :math:`p\\,\\lambda(p)` with :math:`u=\\Lambda(p)`.
+    r"""Unlearned fraction of skill occurrences, :math:`p\,\lambda(p)` with :math:`u=\Lambda(p)`.
 
     In E1 a text draws its skills in proportion to their degrees, so a skill of a test text
     distributed like the training texts is unlearned with this probability (eq-em-test-sb),
-    not with u. Inverts :math:`\\Lambda` by bisection (it increases on [0, 1]).
+    not with u. Inverts :math:`\Lambda` by bisection (it increases on [0, 1]).
     """
     c = _check_degrees(skill_degrees, "skill_degrees")
     u = check_array(u, "u", allow_empty=True)
@@ -833,10 +833,10 @@ def size_biased_unlearned(u: np.ndarray | float, skill_degrees: np.ndarray) -> n
 def sample_hypergraph(
     n_vertices: int, n_edges: int, k: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """``n_edges`` hyperedges of ``k`` distinct vertices each, uniform and independent.
+    r"""``n_edges`` hyperedges of ``k`` distinct vertices each, uniform and independent.
 
     Returns integer vertex ids of shape ``(n_edges, k)``. With texts as vertices and skills as
-    hyperedges it is ensemble E1 with :math:`\\Lambda = x^k` at ``R = n_vertices / n_edges``
+    hyperedges it is ensemble E1 with :math:`\Lambda = x^k` at ``R = n_vertices / n_edges``
     (eq-em-core).
     """
     n_vertices = check_int(n_vertices, "n_vertices", 1, maximum=2**62)
@@ -982,9 +982,9 @@ def core_birth(edges: np.ndarray, n_vertices: int, min_size: int = 1) -> np.ndar
 
 
 def core_threshold(k: int) -> float:
-    """Edge density :math:`G^*_k` at which the 2-core of a random k-uniform hypergraph appears.
+    r"""Edge density :math:`G^*_k` at which the 2-core of a random k-uniform hypergraph appears.
 
-    :math:`G^*_k = \\min_{s>0} s / (k(1-e^{-s})^{k-1}) = 1/R^*(x^k)` (eq-em-core), with s = aq the
+    :math:`G^*_k = \min_{s>0} s / (k(1-e^{-s})^{k-1}) = 1/R^*(x^k)` (eq-em-core), with s = aq the
     Poisson load of a text; the minimiser solves :math:`e^s - 1 = (k-1)s`, found by bracketing
     root search. For k = 2 the minimum is the limit s -> 0, :math:`G^*_2 = 1/2`, returned as such.
     """
@@ -999,7 +999,7 @@ def core_threshold(k: int) -> float:
 def critical_ratios(
     n_texts: int, k: int, trials: int, rng: np.random.Generator, min_core: float = 0.1
 ) -> np.ndarray:
-    """The critical R of ``trials`` random E1 graphs with :math:`\\Lambda = x^k` (eq-em-fss).
+    r"""The critical R of ``trials`` random E1 graphs with :math:`\Lambda = x^k` (eq-em-fss).
 
     Each trial fixes ``n_texts`` texts and adds skills (hyperedges of k texts) one at a time.
     The learner fails once the 2-core holds ``min_core * n_texts`` skills or more (a giant core;
@@ -1042,12 +1042,12 @@ def _check_exit(x: object, skill_degrees: object) -> tuple[np.ndarray, np.ndarra
 def exit_curves(
     x: np.ndarray | float, R: float, skill_degrees: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The two curves of the EXIT chart of E1 with the 1-skill learner (eq-em-exit).
+    r"""The two curves of the EXIT chart of E1 with the 1-skill learner (eq-em-exit).
 
     ``x`` is the probability that a text teaches the skill at the end of an edge, 1 - p.
-    Returns ``(skill, text_inverse)``: the skill side's answer :math:`1 - \\lambda(1 - x)`, the
+    Returns ``(skill, text_inverse)``: the skill side's answer :math:`1 - \lambda(1 - x)`, the
     probability that a skill is learned through its other texts (1 - q), and the inverse of the
-    text side, :math:`1 + R\\ln(x)/\\Lambda'(1)`, the 1 - q at which texts teach with
+    text side, :math:`1 + R\ln(x)/\Lambda'(1)`, the 1 - q at which texts teach with
     probability x. Density evolution climbs the staircase between the two curves; their
     areas obey eq-em-exit-area.
     """
@@ -1057,7 +1057,7 @@ def exit_curves(
 
 
 def _exit_gap(x: np.ndarray, R: float, c: np.ndarray) -> np.ndarray:
-    """Skill curve minus inverse text curve, :math:`-R\\ln(x)/\\Lambda'(1) - \\lambda(1-x)`.
+    r"""Skill curve minus inverse text curve, :math:`-R\ln(x)/\Lambda'(1) - \lambda(1-x)`.
 
     Written without the two 1s that cancel, so that it keeps its digits as x -> 1.
     """
@@ -1083,17 +1083,17 @@ def _tunnel_open(R: float, x: np.ndarray, c: np.ndarray) -> bool:
 
 
 def exit_threshold(skill_degrees: np.ndarray, points: int = 20001) -> float:
-    """The smallest R at which the EXIT tunnel of E1 (1-skill learner) is open (eq-em-exit-sup).
+    r"""The smallest R at which the EXIT tunnel of E1 (1-skill learner) is open (eq-em-exit-sup).
 
     Open means the skill curve of :func:`exit_curves` lies strictly above the inverse text curve
     on all of (0, 1), so that the staircase climbs to x = 1 (every skill learned). With p = 1 - x
-    that is R > R(p) for every p, so the value returned is :math:`\\sup_{0<p<1} R(p)`, the larger
-    of the highest interior maximum of R(p) and its limit :math:`2\\Lambda_2` at p -> 0: the ratio
+    that is R > R(p) for every p, so the value returned is :math:`\sup_{0<p<1} R(p)`, the larger
+    of the highest interior maximum of R(p) and its limit :math:`2\Lambda_2` at p -> 0: the ratio
     beyond which every skill is learned. It equals the jump :func:`threshold_e1` returns only when
-    the first record maximum of R(p) is global and above :math:`2\\Lambda_2` (for
+    the first record maximum of R(p) is global and above :math:`2\Lambda_2` (for
     :math:`0.6x^2+0.4x^8` it is 1.2 against a jump at 1.144). The curves are compared on
     ``points`` grid points, every local minimum of their gap is refined by a scalar search, and R
-    is bisected to about 1e-14 relative. Needs :math:`\\Lambda_1 = 0` (a skill of degree one is
+    is bisected to about 1e-14 relative. Needs :math:`\Lambda_1 = 0` (a skill of degree one is
     never learned when its text holds another unlearned skill; the tunnel then never opens up to
     x = 1) and returns ``inf`` otherwise.
     """
@@ -1117,7 +1117,7 @@ def exit_threshold(skill_degrees: np.ndarray, points: int = 20001) -> float:
 
 # ----------------------------------------------------------------- testing error, scaling
 def testing_error(u: np.ndarray | float, test_degrees: np.ndarray) -> np.ndarray:
-    """Testing error :math:`\\epsilon = 1 - \\Psi_{test}(1-u)` (eq-em-test).
+    r"""Testing error :math:`\epsilon = 1 - \Psi_{test}(1-u)` (eq-em-test).
 
     A test text is understood only when all its skills are learned.
     """
@@ -1140,7 +1140,7 @@ def _fit_args(x, y):
 
 
 def fit_power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Fit :math:`y = C x^{\\alpha}` on log–log axes; returns (α, C) (eq-em-scaling-e1)."""
+    r"""Fit :math:`y = C x^{\alpha}` on log–log axes; returns (α, C) (eq-em-scaling-e1)."""
     x, y = _fit_args(x, y)
     if np.any(x <= 0):
         raise ValueError("x must be positive for a power-law fit")
@@ -1149,7 +1149,7 @@ def fit_power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def fit_exponential(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Fit :math:`y = C e^{\\beta x}` on semilog axes; returns (β, C) (eq-em-scaling-e2)."""
+    r"""Fit :math:`y = C e^{\beta x}` on semilog axes; returns (β, C) (eq-em-scaling-e2)."""
     x, y = _fit_args(x, y)
     slope, icpt = np.polyfit(x, np.log(y), 1)
     return float(slope), float(np.exp(icpt))
@@ -1176,11 +1176,11 @@ def association_giant_fraction(graph: SkillTextGraph, learned: np.ndarray) -> fl
 def association_giant_theory(
     skill_degrees: np.ndarray, text_degrees: np.ndarray, occupied: float, iterations: int = 5000
 ) -> float:
-    """Giant-component fraction under independent site occupation (eq-emb-giant).
+    r"""Giant-component fraction under independent site occupation (eq-emb-giant).
 
-    Solves :math:`x = \\psi(y)`, :math:`y = 1-\\ell+\\ell\\lambda(x)` from x = 0 and returns
-    :math:`\\ell(1-\\Lambda(x))`, with ``occupied`` the learned fraction :math:`\\ell`; a giant
-    exists iff :math:`\\ell\\lambda'(1)\\psi'(1) > 1`. The iteration stops at a fixed point
+    Solves :math:`x = \psi(y)`, :math:`y = 1-\ell+\ell\lambda(x)` from x = 0 and returns
+    :math:`\ell(1-\Lambda(x))`, with ``occupied`` the learned fraction :math:`\ell`; a giant
+    exists iff :math:`\ell\lambda'(1)\psi'(1) > 1`. The iteration stops at a fixed point
     or after ``iterations`` rounds; at the critical point itself (branching factor exactly 1)
     it converges only as O(1/i), so there the value is off by about 1/``iterations``.
     """
@@ -1200,9 +1200,9 @@ def association_giant_theory(
 
 # ---------------------------------------------------------------- semantic compression
 def semantic_code_bits(n_skills: int, k: int, ordered: bool = True) -> float:
-    """Bits to name ``k`` distinct skills out of ``n_skills`` (eq-emb-rate).
+    r"""Bits to name ``k`` distinct skills out of ``n_skills`` (eq-emb-rate).
 
-    :math:`\\log_2\\binom{N_s}{k}`, plus :math:`\\log_2 k!` for their order when ``ordered``.
+    :math:`\log_2\binom{N_s}{k}`, plus :math:`\log_2 k!` for their order when ``ordered``.
     """
     n_skills = check_int(n_skills, "n_skills", 1)
     k = check_int(k, "k", 0)

@@ -182,12 +182,12 @@ def deflate_bits(texts: Sequence[str], zdict: bytes | None = None, level: int = 
 
 
 def deflate_match_bits(length: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """Bits of one match in a deflate block with the fixed Huffman code (RFC 1951, eq-emb-deflate).
+    r"""Bits of one match in a deflate block with the fixed Huffman code (RFC 1951, eq-emb-deflate).
 
     A length symbol of 7 bits (8 for lengths of 115 or more) with
-    :math:`\\lfloor\\log_2(L-3)\\rfloor-2` extra bits (none for :math:`L\\le10` and
-    :math:`L=258`), and a 5-bit distance symbol with :math:`\\lfloor\\log_2(d-1)\\rfloor-1`
-    extra bits (none for :math:`d\\le4`).
+    :math:`\lfloor\log_2(L-3)\rfloor-2` extra bits (none for :math:`L\le10` and
+    :math:`L=258`), and a 5-bit distance symbol with :math:`\lfloor\log_2(d-1)\rfloor-1`
+    extra bits (none for :math:`d\le4`).
     """
     L = check_array(length, "length", dtype="integral", allow_empty=True)
     d = check_array(distance, "distance", dtype="integral", allow_empty=True)
@@ -302,9 +302,9 @@ def hamming74_decode(received: np.ndarray) -> np.ndarray:
 
 
 def hamming74_block_success(eta: float | np.ndarray) -> np.ndarray:
-    """Probability that a block decodes right on a BSC(``eta``): at most one of 7 bits flips.
+    r"""Probability that a block decodes right on a BSC(``eta``): at most one of 7 bits flips.
 
-    :math:`(1-\\eta)^7 + 7\\eta(1-\\eta)^6` (eq-emb-hamming): the code is perfect, so two or
+    :math:`(1-\eta)^7 + 7\eta(1-\eta)^6` (eq-emb-hamming): the code is perfect, so two or
     more flips always decode to another codeword.
     """
     eta = check_array(eta, "eta", allow_empty=True)
@@ -341,14 +341,14 @@ def semantic_link(
     rng: np.random.Generator,
     per_skill: bool = False,
 ) -> np.ndarray:
-    """Send each text as its skill indices; True where the receiver understands it.
+    r"""Send each text as its skill indices; True where the receiver understands it.
 
     The sender encodes a text only if it has learned all its skills; each index is a word
-    of :math:`4\\lceil \\log_2 N_s / 4\\rceil` bits sent as Hamming(7,4) blocks over a
+    of :math:`4\lceil \log_2 N_s / 4\rceil` bits sent as Hamming(7,4) blocks over a
     BSC(``eta``); the receiver understands the text iff every index arrives intact and it
     has learned every skill (eq-emb-e2e). With ``per_skill`` the result has one flag per
     skill slot of the concatenated texts instead: True where that skill is learned by both
-    ends and its index arrives intact (the per-skill fidelity, :math:`\\ell_{AB}c`).
+    ends and its index arrives intact (the per-skill fidelity, :math:`\ell_{AB}c`).
     """
     texts, owner = _check_corpus(texts)
     n_skills = check_int(n_skills, "n_skills", 2)
@@ -410,9 +410,9 @@ def raw_link(
 def end_to_end_success(
     test_degrees: np.ndarray, known: float | np.ndarray, index_success: float | np.ndarray
 ) -> np.ndarray:
-    """Probability that a text is understood: :math:`\\Psi_{test}(\\ell_{AB}\\,c)` (eq-emb-e2e).
+    r"""Probability that a text is understood: :math:`\Psi_{test}(\ell_{AB}\,c)` (eq-emb-e2e).
 
-    ``known`` is the probability :math:`\\ell_{AB}` that both sender and receiver have
+    ``known`` is the probability :math:`\ell_{AB}` that both sender and receiver have
     learned a given skill, ``index_success`` the probability :math:`c` that its index
     crosses the channel intact; a text of :math:`k` skills needs all :math:`k` of both.
     """

@@ -1,4 +1,4 @@
-"""A small transformer written for clarity and for speed on one CPU thread.
+r"""A small transformer written for clarity and for speed on one CPU thread.
 
 Tokens are the rows of the residual stream ``x`` of shape ``(batch, n, d_model)``. One
 block is, with pre-LayerNorm (Vaswani et al., 2017, put the norm after; the
@@ -6,7 +6,7 @@ pre-norm order is the one GPT-2 and later models use),
 
 .. math::
 
-    h = x + \\mathrm{MHA}(\\mathrm{LN}_1(x)), \\qquad y = h + \\mathrm{MLP}(\\mathrm{LN}_2(h)),
+    h = x + \mathrm{MHA}(\mathrm{LN}_1(x)), \qquad y = h + \mathrm{MLP}(\mathrm{LN}_2(h)),
 
 and with ``norm="none"`` the LayerNorms are the identity, which is the setting in which
 :mod:`llmtheory.uat` rewrites the network exactly as a sum of universal-approximation

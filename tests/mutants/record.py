@@ -119,9 +119,7 @@ def usage_key(chapter: Path, targets: list[str]) -> str:
 
 
 def chapter_key(bug: dict, chapter: Path) -> str:
-    return _digest(
-        _bug_text(bug), executed(chapter), code(module_file(bug["target"])), _harness()
-    )
+    return _digest(_bug_text(bug), executed(chapter), code(module_file(bug["target"])), _harness())
 
 
 def unit_key(bug: dict) -> str:
