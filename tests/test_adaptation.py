@@ -88,6 +88,24 @@ def test_pruning_utilities() -> None:
     assert prune_columns(Phi, alpha, 0.3, np.arange(10), y)["no_refit"] < 1e-20
 
 
+def test_refit_ignores_directions_below_float32_precision() -> None:
+    # two units that differ by 1e-11 x^2 (4e-13 of the largest singular value, far below
+    # 2^-24): a direction of the feature matrix that a float32 network does not determine.
+    # Least squares with no cutoff fits the 1e-9 wiggle of the target along it with weights of
+    # order 30 that cancel on the sample and act off it; the refit keeps the shared unit's weight.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 200)
+    col = np.maximum(x, 0)
+    Phi = np.column_stack([col, col + 1e-11 * x**2, np.abs(x)])
+    y = Phi @ np.array([1.0, 1.0, 0.5]) + 1e-9 * np.sin(40 * x)
+    a, c = refit_output(Phi, y)
+    np.testing.assert_allclose(a, [1.0, 1.0, 0.5], atol=1e-6)
+    a_all, _ = refit_output(Phi, y, rcond=0.0)
+    assert np.abs(a_all).max() > 10  # the cutoff is what keeps the weights of the network's size
+    with pytest.raises(ValueError, match="rcond"):
+        refit_output(Phi, y, rcond=1.0)
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(TypeError, match="base"):
         LoRALinear(nn.Conv1d(2, 2, 1), 1)

@@ -45,6 +45,10 @@ __all__ = [
     "subspace_similarity",
 ]
 
+# The unit roundoff of float32: the relative precision of a network trained in float32, below
+# which the refit counts a singular direction of its feature matrix as zero (refit_output).
+FLOAT32_ROUNDOFF = 2.0**-24
+
 
 class LoRALinear(nn.Module):
     """A frozen :class:`torch.nn.Linear` plus a rank-``r`` update (eq. ``eq-lora-update``).
@@ -282,15 +286,28 @@ def select_columns(
     return np.sort(np.argsort(-scores, kind="stable")[:keep])
 
 
-def refit_output(Phi: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Eq. ``eq-prune-refit``: least-squares output weights and bias, ``min ||Phi a + c - y||``."""
+def refit_output(
+    Phi: np.ndarray, y: np.ndarray, rcond: float = FLOAT32_ROUNDOFF
+) -> tuple[np.ndarray, float]:
+    """Eq. ``eq-prune-refit``: least-squares output weights and bias, ``min ||Phi a + b 1 - y||``.
+
+    ``y`` is the target the refit matches: the dense network's outputs ``G`` in
+    eq-prune-refit, or labels. Returns ``(a, b)``, the minimum-norm solution on the numerical
+    range of ``F = [Phi, 1]``: singular values of ``F`` below ``rcond`` times the largest count as
+    zero. The default is the unit roundoff of float32, ``2**-24``. The features of a network
+    trained in float32 are fixed only to that relative precision: rounding its weights moves
+    every singular value of ``F`` by about ``2**-24`` times the largest (Weyl's inequality), so a
+    direction below that is not the network's, and fitting it takes huge weights that cancel on
+    the sample and act off it.
+    """
     Phi = check_array(Phi, "Phi", ndim=2)
     y = check_array(y, "y", ndim=1)
     if y.shape != (Phi.shape[0],):
         raise ValueError(f"Phi (m, k) and y (m,) must agree in m, got {Phi.shape} and {y.shape}")
+    rcond = check_scalar(rcond, "rcond", minimum=0.0, maximum=1.0, include_max=False)
     check_memory(8 * 3 * y.size * (Phi.shape[1] + 1), f"the least-squares fit of Phi {Phi.shape}")
     F = np.column_stack([Phi, np.ones(len(y))])
-    coef = np.linalg.lstsq(F, y, rcond=None)[0]
+    coef = np.linalg.lstsq(F, y, rcond=rcond)[0]
     return coef[:-1], float(coef[-1])
 
 

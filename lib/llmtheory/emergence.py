@@ -374,8 +374,9 @@ def _e1_map(
 
     ``p = 1 - P_suc(b + a q)`` is the probability that a text does not teach a skill along an
     edge (eq-em-psuc: ``phi`` times the regularised upper gamma function ``Q(K, .)``, with
-    ``a = Lambda'(1) / R`` and ``b`` the interference of frozen skills, eq-emb-hier), and
-    ``q_next = lambda(p)`` evaluates the edge-perspective polynomial with coefficients ``lam``.
+    ``a = Lambda'(1) / R``, and ``b`` a fixed extra load of unlearned skills on every text, zero
+    for a model trained from scratch), and ``q_next = lambda(p)`` evaluates the edge-perspective
+    polynomial with coefficients ``lam``.
     """
     p = 1.0 - phi * gammaincc(K, b + a * q)
     return _polyval(p, lam), p

@@ -396,7 +396,8 @@ def relu_interpolant(
     """Eq. ``eq-uat-interp``: a ReLU network with ``N`` hidden units equal to the piecewise-
     linear interpolant of ``f`` at ``N + 1`` equispaced knots of ``[a, b]``.
 
-    ``G(x) = f(a) + sum_j c_j relu(x - t_j)`` with ``c_j`` the change of slope at knot ``t_j``.
+    ``G(x) = f(a) + sum_k c_k relu(x - t_k)`` with ``c_k`` the change of slope at knot ``t_k``,
+    ``k = 0, ..., N - 1``.
     Returns ``(alpha, W, theta, bias)`` for :func:`one_hidden_layer` with ``d = 1``.
     """
     check_callable(f, "f")
