@@ -295,10 +295,10 @@ def refit_output(
     eq-prune-refit, or labels. Returns ``(a, b)``, the minimum-norm solution on the numerical
     range of ``F = [Phi, 1]``: singular values of ``F`` below ``rcond`` times the largest count as
     zero. The default is the unit roundoff of float32, ``2**-24``. The features of a network
-    trained in float32 are fixed only to that relative precision: rounding its weights moves
-    every singular value of ``F`` by about ``2**-24`` times the largest (Weyl's inequality), so a
-    direction below that is not the network's, and fitting it takes huge weights that cancel on
-    the sample and act off it.
+    trained in float32 are fixed only to that relative precision: rounding its weights changes
+    ``F`` by at most about ``2**-24`` times its largest singular value in spectral norm, so by
+    Weyl's inequality no singular value below that level is determined by the weights, and
+    fitting such a direction takes huge weights that cancel on the sample and act off it.
     """
     Phi = check_array(Phi, "Phi", ndim=2)
     y = check_array(y, "y", ndim=1)
